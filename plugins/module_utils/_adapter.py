@@ -1,0 +1,43 @@
+# -*- coding: utf-8 -*-
+# Copyright: autotls.acme contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""The one place where engine results and errors meet AnsibleModule."""
+from __future__ import annotations
+
+import os
+
+from ansible.module_utils.basic import missing_required_lib
+
+from ansible_collections.autotls.acme.plugins.module_utils._engine import deps
+from ansible_collections.autotls.acme.plugins.module_utils._engine.errors import EngineError, InputError
+
+
+def require_libraries(module, *groups) -> None:
+    absent = deps.missing(*groups)
+    if absent:
+        module.fail_json(msg=missing_required_lib(" and ".join(absent)), missing_libraries=absent)
+
+
+def run(module, action):
+    """Call action(); an EngineError becomes fail_json with its structured details."""
+    try:
+        return action()
+    except EngineError as error:
+        module.fail_json(msg=error.msg, **error.to_result())
+    return None  # not reached: fail_json exits
+
+
+def client_from_params(module, account_key):
+    from ansible_collections.autotls.acme.plugins.module_utils._engine.client import AcmeClient
+    params = module.params
+    directory = params["acme_directory"]
+    if not directory or not directory.startswith("https://"):
+        raise InputError("acme_directory", "must be an https:// URL, got %r" % directory)
+    if params["ca_bundle"] and not os.path.isfile(params["ca_bundle"]):
+        raise InputError("ca_bundle", "%s is not a readable file" % params["ca_bundle"])
+    for name in ("request_timeout", "retry_timeout", "poll_timeout"):
+        if params[name] is not None and params[name] <= 0:
+            raise InputError(name, "must be a positive number of seconds")
+    return AcmeClient(directory, account_key, ca_bundle=params["ca_bundle"],
+                      request_timeout=params["request_timeout"], retry_timeout=params["retry_timeout"],
+                      poll_timeout=params["poll_timeout"])

@@ -1,0 +1,190 @@
+# -*- coding: utf-8 -*-
+# Copyright: autotls.acme contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""ACME accounts: key loading, registration, contacts, deactivation, key rollover, EAB."""
+from __future__ import annotations
+
+import json
+import re
+
+from . import keys
+from .errors import ACMEProblem, InputError
+from .fsio import KEY_MODE, FileSpec, write_atomic
+
+try:
+    import josepy as jose
+    from acme import jws, messages
+except ImportError:  # reported by the module through deps.missing()
+    pass
+
+ACCOUNT_KEY_TYPE = "ecdsa-p256"
+_EMAIL = re.compile(r"^[A-Za-z0-9.!#$%&'*+/=?^_`{|}~-]+@[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?"
+                    r"(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?)+$")
+EAB_ALGORITHMS = ("HS256", "HS384", "HS512")
+
+
+def validate_contacts(contacts, field: str = "contact", required: bool = True) -> list:
+    """Return contacts as mailto: URIs, or raise InputError naming the field."""
+    if contacts is None or (isinstance(contacts, (list, tuple)) and not contacts):
+        if required:
+            raise InputError(field, "at least one contact email address is required")
+        return []
+    if isinstance(contacts, str):
+        contacts = [contacts]
+    result = []
+    for raw in contacts:
+        value = raw.strip() if isinstance(raw, str) else ""
+        address = value[len("mailto:"):] if value.lower().startswith("mailto:") else value
+        if not address:
+            raise InputError(field, "a contact email address is empty")
+        if not _EMAIL.match(address) or len(address) > 254:
+            raise InputError(field, "%r is not a valid email address" % raw)
+        result.append("mailto:" + address)
+    return result
+
+
+def load_account_key(path: str | None = None, content: str | None = None, create: bool = True,
+                     check_mode: bool = False, field: str = "account_key"):
+    """Return (key, generated). A missing key file is generated (ECDSA P-256, 0600) when create is set."""
+    if content:
+        return keys.load_private_key(content, field + "_content"), False
+    if not path:
+        raise InputError(field + "_path", "an account key path or content is required")
+    try:
+        with open(path, "rb") as handle:
+            return keys.load_private_key(handle.read(), field + "_path"), False
+    except FileNotFoundError:
+        if not create:
+            raise InputError(field + "_path", "%s does not exist" % path) from None
+    except PermissionError:
+        raise InputError(field + "_path", "%s is not readable" % path) from None
+    key = keys.generate_private_key(ACCOUNT_KEY_TYPE)
+    if not check_mode:
+        write_atomic(FileSpec(path, keys.private_key_to_pem(key), mode=KEY_MODE), dir_mode=0o700)
+    return key, True
+
+
+def _contact_problem(problem: ACMEProblem) -> InputError:
+    return InputError("contact", "the CA rejected the contact address(es): %s" % problem.detail,
+                      problem=problem.details["problem"], http_status=problem.status, http_url=problem.url)
+
+
+def _result(regr, changed: bool, created: bool = False) -> dict:
+    body = regr.body if regr is not None else None
+    return {
+        "changed": changed,
+        "created": created,
+        "account_uri": regr.uri if regr is not None else None,
+        "contact": list(body.contact) if body is not None and body.contact else [],
+        "status": body.status if body is not None and body.status else ("valid" if regr else None),
+    }
+
+
+def find(client):
+    """The account of client's key, or None when the CA knows no such account."""
+    client.use_account(None)  # newAccount must be signed with the JWK, not a key ID
+    try:
+        response = client.post(client.directory["newAccount"], {"onlyReturnExisting": True})
+    except ACMEProblem as problem:
+        if problem.code == "accountDoesNotExist":
+            return None
+        raise
+    regr = messages.RegistrationResource(body=messages.Registration.from_json(response.json()),
+                                         uri=response.headers.get("Location"))
+    client.use_account(regr)
+    return regr
+
+
+def external_account_binding(client, eab: dict):
+    kid, hmac_key = eab.get("kid"), eab.get("hmac_key")
+    alg = eab.get("alg") or "HS256"
+    if not kid:
+        raise InputError("external_account_binding.kid", "is required")
+    if not hmac_key:
+        raise InputError("external_account_binding.hmac_key", "is required")
+    if alg not in EAB_ALGORITHMS:
+        raise InputError("external_account_binding.alg", "must be one of %s" % ", ".join(EAB_ALGORITHMS))
+    try:
+        jose.b64.b64decode(hmac_key)
+    except (ValueError, TypeError):
+        raise InputError("external_account_binding.hmac_key", "is not base64url") from None
+    return messages.ExternalAccountBinding.from_data(client.jwk.public_key(), kid, hmac_key, client.directory, alg)
+
+
+def ensure_present(client, contacts: list, terms_agreed: bool, eab: dict | None = None,
+                   allow_create: bool = True, check_mode: bool = False) -> dict:
+    """Register the account if needed and bring its contacts up to date."""
+    regr = find(client)
+    if regr is None:
+        if not allow_create:
+            raise InputError("allow_creation", "no account exists for this key and creation is disabled")
+        terms = client.directory.meta.terms_of_service if client.directory.meta else None
+        if terms and not terms_agreed:
+            raise InputError("terms_agreed", "the CA requires agreeing to its terms of service (%s); "
+                             "read them and set terms_agreed: true" % terms)
+        eab_required = bool(client.directory.meta and client.directory.meta.external_account_required)
+        if eab_required and not eab:
+            raise InputError("external_account_binding", "this CA requires External Account Binding "
+                             "(kid and hmac_key from the CA's account page)")
+        if check_mode:
+            return {"changed": True, "created": True, "account_uri": None, "contact": contacts, "status": None}
+        body = {"contact": contacts, "termsOfServiceAgreed": bool(terms_agreed)}
+        if eab:
+            body["externalAccountBinding"] = external_account_binding(client, eab)
+        client.use_account(None)
+        try:
+            response = client.post(client.directory["newAccount"], body)
+        except ACMEProblem as problem:
+            if problem.code in ("invalidContact", "unsupportedContact"):
+                raise _contact_problem(problem) from None
+            raise
+        regr = messages.RegistrationResource(body=messages.Registration.from_json(response.json()),
+                                             uri=response.headers.get("Location"))
+        client.use_account(regr)
+        return _result(regr, changed=True, created=True)
+    if sorted(regr.body.contact or ()) == sorted(contacts):
+        return _result(regr, changed=False)
+    if check_mode:
+        result = _result(regr, changed=True)
+        result["contact"] = contacts
+        return result
+    try:
+        response = client.post(regr.uri, {"contact": contacts})
+    except ACMEProblem as problem:
+        if problem.code in ("invalidContact", "unsupportedContact"):
+            raise _contact_problem(problem) from None
+        raise
+    regr = regr.update(body=messages.Registration.from_json(response.json()))
+    client.use_account(regr)
+    return _result(regr, changed=True)
+
+
+def deactivate(client, check_mode: bool = False) -> dict:
+    regr = find(client)
+    if regr is None:
+        return {"changed": False, "created": False, "account_uri": None, "contact": [], "status": "absent"}
+    if check_mode:
+        result = _result(regr, changed=True)
+        result["status"] = "deactivated"
+        return result
+    response = client.post(regr.uri, {"status": "deactivated"})
+    return _result(regr.update(body=messages.Registration.from_json(response.json())), changed=True)
+
+
+def rollover(client, new_key, check_mode: bool = False) -> dict:
+    """Switch the account to new_key (RFC 8555 section 7.3.5); idempotent if already switched."""
+    regr = find(client)
+    if regr is None:
+        # The old key has no account: if the new key already has one, the rollover happened earlier.
+        done = find(client.with_key(new_key))
+        if done is None:
+            raise InputError("account_key", "no account exists for this key, so its key cannot be rolled over")
+        return _result(done, changed=False)
+    if check_mode:
+        return _result(regr, changed=True)
+    url = client.directory["keyChange"]
+    new_client = client.with_key(new_key)
+    inner_payload = json.dumps({"account": regr.uri, "oldKey": client.jwk.public_key().to_partial_json()}).encode()
+    inner = jws.JWS.sign(inner_payload, key=new_client.jwk, alg=new_client.net.alg, nonce=None, url=url)
+    client.post(url, inner)
+    return _result(regr, changed=True)

@@ -1,0 +1,136 @@
+# -*- coding: utf-8 -*-
+# Copyright: autotls.acme contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Atomic file writes: temp file in the target directory, fsync, rename.
+
+A reader never sees a half-written file, and a private key is never readable by
+others: the temp file is created 0600 and only then given its final mode.
+"""
+from __future__ import annotations
+
+import os
+import tempfile
+from dataclasses import dataclass
+
+from .errors import EngineError
+
+KEY_MODE = 0o600
+PUBLIC_MODE = 0o644
+
+
+@dataclass
+class FileSpec:
+    """One file to write: where, what, and with which permissions."""
+    path: str
+    content: bytes
+    mode: int = PUBLIC_MODE
+    owner: int | None = None  # uid; None keeps the process's
+    group: int | None = None  # gid
+
+
+def read_bytes(path: str) -> bytes | None:
+    try:
+        with open(path, "rb") as handle:
+            return handle.read()
+    except FileNotFoundError:
+        return None
+
+
+def needs_write(spec: FileSpec) -> bool:
+    """True when the file is missing or differs in content, mode or ownership."""
+    try:
+        st = os.stat(spec.path)
+    except FileNotFoundError:
+        return True
+    if (st.st_mode & 0o7777) != spec.mode:
+        return True
+    if spec.owner is not None and st.st_uid != spec.owner:
+        return True
+    if spec.group is not None and st.st_gid != spec.group:
+        return True
+    return read_bytes(spec.path) != spec.content
+
+
+def _fsync_dir(directory: str) -> None:
+    fd = os.open(directory, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def _stage(spec: FileSpec, dir_mode: int) -> str:
+    """Write spec to a temp file beside its target and return the temp path."""
+    directory = os.path.dirname(os.path.abspath(spec.path))
+    os.makedirs(directory, mode=dir_mode, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=".%s." % os.path.basename(spec.path), suffix=".tmp", dir=directory)
+    try:
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(spec.content)
+            handle.flush()
+            os.fsync(handle.fileno())
+        if spec.owner is not None or spec.group is not None:
+            os.chown(tmp, -1 if spec.owner is None else spec.owner, -1 if spec.group is None else spec.group)
+        os.chmod(tmp, spec.mode)
+    except BaseException:
+        _unlink_quietly(tmp)
+        raise
+    return tmp
+
+
+def _unlink_quietly(path: str) -> None:
+    try:
+        os.unlink(path)
+    except OSError:
+        pass
+
+
+def write_atomic(spec: FileSpec, dir_mode: int = 0o755) -> bool:
+    """Write one file atomically; return True when something changed."""
+    return bool(write_together([spec], dir_mode=dir_mode))
+
+
+def write_together(specs: list, dir_mode: int = 0o755) -> list:
+    """Write several files as one switch; return the paths that changed.
+
+    Every file is staged and fsynced before the first rename, so the renames
+    that swap, say, a key and its certificate follow each other immediately.
+    If a rename fails, the files already switched are put back as they were.
+    """
+    changed = [spec for spec in specs if needs_write(spec)]
+    if not changed:
+        return []
+    staged = []
+    try:
+        for spec in changed:
+            staged.append((_stage(spec, dir_mode), spec.path))
+    except OSError as exc:
+        for tmp, _ in staged:
+            _unlink_quietly(tmp)
+        raise EngineError("cannot write %s: %s" % (exc.filename or "file", exc.strerror or exc),
+                          path=exc.filename) from exc
+    backups = []   # (backup path or None, target)
+    try:
+        for tmp, target in staged:
+            backup = None
+            if os.path.exists(target):
+                backup = tmp + ".old"
+                os.link(target, backup)  # keeps the old content reachable for a rollback
+            backups.append((backup, target))
+            os.rename(tmp, target)
+    except OSError as exc:
+        for backup, target in reversed(backups):
+            if backup:
+                os.rename(backup, target)
+            else:
+                _unlink_quietly(target)
+        for tmp, _ in staged:
+            _unlink_quietly(tmp)
+        raise EngineError("cannot replace %s: %s" % (exc.filename or "file", exc.strerror or exc),
+                          path=exc.filename) from exc
+    for backup, _ in backups:
+        if backup:
+            _unlink_quietly(backup)
+    for directory in sorted({os.path.dirname(os.path.abspath(target)) for _, target in staged}):
+        _fsync_dir(directory)
+    return [spec.path for spec in changed]

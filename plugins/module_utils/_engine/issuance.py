@@ -1,0 +1,165 @@
+# -*- coding: utf-8 -*-
+# Copyright: autotls.acme contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""One certificate from request to files on disk: decide, order, finalize, write.
+
+The key, certificate, chain, fullchain and a metadata file (which ACME directory
+issued the certificate) are switched together, and only after the new
+certificate is in hand: a failed renewal leaves the old files untouched.
+"""
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+
+from . import challenge, keys, order, policy
+from .errors import InputError
+from .fsio import KEY_MODE, PUBLIC_MODE, FileSpec, read_bytes, write_together
+
+METADATA_SUFFIX = ".acme.json"
+
+
+@dataclass
+class CertificateRequest:
+    """What the caller wants; paths are where the results go."""
+    identifiers: list
+    private_key_path: str | None = None
+    certificate_path: str | None = None
+    chain_path: str | None = None
+    fullchain_path: str | None = None
+    key_type: str = keys.DEFAULT_KEY_TYPE
+    reuse_key: bool = False
+    csr_pem: bytes | None = None
+    renew_before_days: float | None = None
+    force: bool = False
+    preferred_chain: str | None = None
+    existing_certificate_pem: bytes | None = None
+    file_mode: int = PUBLIC_MODE
+    owner: int | None = None
+    group: int | None = None
+    name: str = field(default="")
+
+    @property
+    def leaf_path(self) -> str | None:
+        return self.certificate_path or self.fullchain_path
+
+    @property
+    def metadata_path(self) -> str | None:
+        return self.leaf_path + METADATA_SUFFIX if self.leaf_path else None
+
+    def check(self) -> None:
+        if not self.leaf_path:
+            raise InputError("certificate_path", "certificate_path or fullchain_path is required")
+        if self.csr_pem is None and not self.private_key_path:
+            raise InputError("private_key_path", "is required unless a csr is given")
+        if self.key_type not in keys.KEY_TYPES:
+            raise InputError("key_type", "%r is not one of %s" % (self.key_type, ", ".join(keys.KEY_TYPES)))
+
+
+def load_existing(request: CertificateRequest):
+    """(CertInfo or None, metadata dict) of the certificate currently at the destination."""
+    pem = request.existing_certificate_pem or read_bytes(request.leaf_path)
+    if not pem:
+        return None, {}
+    try:
+        info = keys.parse_certificate(pem, "existing certificate")
+    except InputError:
+        return None, {}  # unreadable: treat as absent, so a fresh one replaces it
+    metadata = {}
+    raw = read_bytes(request.metadata_path) if request.metadata_path else None
+    if raw:
+        try:
+            metadata = json.loads(raw.decode())
+        except ValueError:
+            metadata = {}
+    if metadata.get("serial") not in (None, info.serial):
+        metadata = {}  # describes another certificate
+    return info, metadata
+
+
+def plan(request: CertificateRequest, directory_url: str, now=None) -> policy.RenewalDecision:
+    info, metadata = load_existing(request)
+    return policy.decide(info, request.identifiers, directory_url, metadata.get("directory"),
+                         request.renew_before_days, request.force, now)
+
+
+def _key_source(request: CertificateRequest):
+    """(csr_for(identifiers), key PEM to write or None, public key hash the certificate must carry)."""
+    if request.csr_pem is not None:
+        return (lambda _identifiers: request.csr_pem), None, keys.csr_public_key_sha256(request.csr_pem)
+    key = None
+    if request.reuse_key:
+        existing = read_bytes(request.private_key_path)
+        if existing:
+            key = keys.load_private_key(existing, "private_key_path")
+    if key is None:
+        key = keys.generate_private_key(request.key_type)
+    return (lambda identifiers: keys.make_csr(key, identifiers)), keys.private_key_to_pem(key), \
+        keys.public_key_sha256(key)
+
+
+def finish(client, request: CertificateRequest, order_url: str, reason: str = "") -> dict:
+    """Validate and finalize order_url, then write every output together."""
+    request.check()
+    csr_for, key_pem, expected = _key_source(request)
+    issued = order.complete(client, order_url, csr_for, request.preferred_chain, expected_public_key=expected)
+    if set(issued.info.identifiers) != set(request.identifiers):
+        raise InputError("order_url", "the order's certificate covers %s, not the requested %s" % (
+            ", ".join(sorted(i.value for i in issued.info.identifiers)),
+            ", ".join(sorted(i.value for i in request.identifiers))))
+    metadata = {
+        "directory": client.directory_url,
+        "account_uri": client.account_uri,
+        "order_url": order_url,
+        "identifiers": [i.value for i in issued.info.identifiers],
+        "serial": issued.info.serial,
+        "not_after": issued.info.to_result()["not_after"],
+        "key_type": keys.key_type_of(keys.load_private_key(key_pem, "private_key_path")) if key_pem else None,
+        "obtained_at": policy.utcnow().strftime("%Y-%m-%dT%H:%M:%SZ"),
+    }
+    write_outputs(request, key_pem, issued, metadata)
+    return {
+        "changed": True,
+        "renewed": True,
+        "reason": reason,
+        "order_url": order_url,
+        "certificate": issued.info.to_result(),
+        "certificate_pem": issued.certificate.decode(),
+        "chain_pem": issued.chain.decode(),
+        "fullchain_pem": issued.fullchain.decode(),
+        "alternate_chains_offered": issued.alternates_offered,
+    }
+
+
+def write_outputs(request: CertificateRequest, key_pem, issued, metadata: dict) -> list:
+    own = dict(owner=request.owner, group=request.group)
+    specs = []
+    if key_pem is not None:
+        specs.append(FileSpec(request.private_key_path, key_pem, mode=KEY_MODE, **own))
+    for path, content in ((request.certificate_path, issued.certificate), (request.chain_path, issued.chain),
+                          (request.fullchain_path, issued.fullchain)):
+        if path:
+            specs.append(FileSpec(path, content, mode=request.file_mode, **own))
+    specs.append(FileSpec(request.metadata_path, (json.dumps(metadata, indent=2, sort_keys=True) + "\n").encode(),
+                          mode=request.file_mode, **own))
+    return write_together(specs)
+
+
+def issue_with_webroot(client, request: CertificateRequest, webroot: str, reason: str = "") -> dict:
+    """Single call: create the order, publish into webroot, finish, always clean up."""
+    pending = order.create(client, request.identifiers)
+    try:
+        challenge.publish(webroot, pending.challenge_files)
+        return finish(client, request, pending.url, reason)
+    finally:
+        challenge.remove(webroot, pending.challenge_files)
+
+
+def not_due_result(decision: policy.RenewalDecision, request: CertificateRequest, now=None) -> dict:
+    info, _ = load_existing(request)
+    result = {"changed": False, "renewed": False, "reason": decision.reason,
+              "renewal": decision.to_result(now or policy.utcnow())}
+    if info is not None:
+        result["certificate"] = info.to_result()
+    return result
+

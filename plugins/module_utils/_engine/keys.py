@@ -1,0 +1,235 @@
+# -*- coding: utf-8 -*-
+# Copyright: autotls.acme contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Private keys, CSRs, identifiers and certificate parsing, on `cryptography`."""
+from __future__ import annotations
+
+import datetime
+import ipaddress
+import re
+from dataclasses import dataclass, field
+
+from .errors import InputError
+
+try:
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec, rsa
+    from cryptography.x509.oid import NameOID
+except ImportError:  # reported by the module through deps.missing()
+    pass
+
+KEY_TYPES = ("ecdsa-p256", "ecdsa-p384", "rsa-2048", "rsa-3072", "rsa-4096")
+DEFAULT_KEY_TYPE = "ecdsa-p256"
+_LABEL = re.compile(r"^(?!-)[a-z0-9-]{1,63}(?<!-)$")
+_PEM_CERT = re.compile(rb"-----BEGIN CERTIFICATE-----\r?\n.+?\r?\n-----END CERTIFICATE-----", re.DOTALL)
+
+
+@dataclass(frozen=True)
+class Identifier:
+    """An ACME identifier: type 'dns' or 'ip', and its value."""
+    type: str
+    value: str
+
+    def to_json(self) -> dict:
+        return {"type": self.type, "value": self.value}
+
+
+@dataclass
+class CertInfo:
+    """What the engine needs to know about a certificate."""
+    serial: str
+    not_before: datetime.datetime
+    not_after: datetime.datetime
+    identifiers: list = field(default_factory=list)
+    subject: str = ""
+    issuer: str = ""
+    issuer_cn: str = ""
+    public_key_sha256: str = ""
+
+    @property
+    def lifetime(self) -> datetime.timedelta:
+        return self.not_after - self.not_before
+
+    def to_result(self) -> dict:
+        return {
+            "serial": self.serial,
+            "not_before": self.not_before.strftime("%Y-%m-%dT%H:%M:%SZ"),
+            "not_after": self.not_after.strftime("%Y-%m-%dT%H:%M:%SZ"),
+            "identifiers": [ident.value for ident in self.identifiers],
+            "subject": self.subject,
+            "issuer": self.issuer,
+        }
+
+
+# ---- identifiers -------------------------------------------------------------
+
+def parse_identifier(raw, field_name: str = "identifiers") -> Identifier:
+    """Turn a user string into an Identifier, refusing what HTTP-01 cannot validate."""
+    if not isinstance(raw, str) or not raw.strip():
+        raise InputError(field_name, "an identifier is empty")
+    value = raw.strip().lower()
+    try:
+        return Identifier("ip", str(ipaddress.ip_address(value)))
+    except ValueError:
+        pass
+    if value.startswith("*."):
+        raise InputError(field_name, "%r is a wildcard name; HTTP-01 cannot validate wildcards (use DNS-01)" % raw)
+    value = value.rstrip(".")
+    labels = value.split(".")
+    if len(value) > 253 or len(labels) < 2 or not all(_LABEL.match(label) for label in labels):
+        raise InputError(field_name, "%r is not a valid DNS name or IP address" % raw)
+    return Identifier("dns", value)
+
+
+def parse_identifiers(raw_list, field_name: str = "identifiers") -> list:
+    if not raw_list:
+        raise InputError(field_name, "at least one DNS name or IP address is required")
+    seen, result = set(), []
+    for raw in raw_list:
+        ident = parse_identifier(raw, field_name)
+        if ident not in seen:
+            seen.add(ident)
+            result.append(ident)
+    return result
+
+
+# ---- private keys ------------------------------------------------------------
+
+def generate_private_key(key_type: str = DEFAULT_KEY_TYPE):
+    if key_type == "ecdsa-p256":
+        return ec.generate_private_key(ec.SECP256R1())
+    if key_type == "ecdsa-p384":
+        return ec.generate_private_key(ec.SECP384R1())
+    if key_type in ("rsa-2048", "rsa-3072", "rsa-4096"):
+        return rsa.generate_private_key(public_exponent=65537, key_size=int(key_type[4:]))
+    raise InputError("key_type", "%r is not one of %s" % (key_type, ", ".join(KEY_TYPES)))
+
+
+def private_key_to_pem(key) -> bytes:
+    return key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+                             serialization.NoEncryption())
+
+
+def load_private_key(pem, field_name: str, passphrase: str | None = None):
+    if isinstance(pem, str):
+        pem = pem.encode()
+    try:
+        key = serialization.load_pem_private_key(pem, password=passphrase.encode() if passphrase else None)
+    except (ValueError, TypeError) as exc:
+        raise InputError(field_name, "not a readable PEM private key (%s)" % exc) from None
+    if not isinstance(key, (ec.EllipticCurvePrivateKey, rsa.RSAPrivateKey)):
+        raise InputError(field_name, "only RSA and ECDSA keys are supported")
+    return key
+
+
+def key_type_of(key) -> str:
+    if isinstance(key, ec.EllipticCurvePrivateKey):
+        return "ecdsa-p%d" % key.curve.key_size
+    return "rsa-%d" % key.key_size
+
+
+def public_key_sha256(private_key) -> str:
+    """SHA-256 of the key's SubjectPublicKeyInfo: compares keys with certificates and CSRs."""
+    return _public_sha256(private_key.public_key())
+
+
+def csr_public_key_sha256(csr_pem) -> str:
+    return _public_sha256(x509.load_pem_x509_csr(csr_pem if isinstance(csr_pem, bytes) else csr_pem.encode())
+                          .public_key())
+
+
+def _public_sha256(public_key) -> str:
+    der = public_key.public_bytes(serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo)
+    digest = hashes.Hash(hashes.SHA256())
+    digest.update(der)
+    return digest.finalize().hex()
+
+
+def key_matches_certificate(key, cert_pem) -> bool:
+    """True when the private key belongs to the (first) certificate of cert_pem."""
+    cert = x509.load_pem_x509_certificate(split_pem_certificates(cert_pem)[0])
+    return _public_sha256(key.public_key()) == _public_sha256(cert.public_key())
+
+
+# ---- CSRs --------------------------------------------------------------------
+
+def make_csr(key, identifiers: list) -> bytes:
+    names = []
+    for ident in identifiers:
+        if ident.type == "ip":
+            names.append(x509.IPAddress(ipaddress.ip_address(ident.value)))
+        else:
+            names.append(x509.DNSName(ident.value))
+    builder = x509.CertificateSigningRequestBuilder()
+    first = identifiers[0]
+    if first.type == "dns" and len(first.value) <= 64:  # CN is limited to 64 characters
+        builder = builder.subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, first.value)]))
+    else:
+        builder = builder.subject_name(x509.Name([]))
+    builder = builder.add_extension(x509.SubjectAlternativeName(names), critical=False)
+    return builder.sign(key, hashes.SHA256()).public_bytes(serialization.Encoding.PEM)
+
+
+def csr_identifiers(csr_pem, field_name: str = "csr") -> list:
+    if isinstance(csr_pem, str):
+        csr_pem = csr_pem.encode()
+    try:
+        csr = x509.load_pem_x509_csr(csr_pem)
+    except ValueError as exc:
+        raise InputError(field_name, "not a readable PEM certificate signing request (%s)" % exc) from None
+    if not csr.is_signature_valid:
+        raise InputError(field_name, "the CSR signature does not verify")
+    idents = _names_of(csr.subject, csr.extensions)
+    if not idents:
+        raise InputError(field_name, "the CSR names no DNS name or IP address")
+    return parse_identifiers([i.value for i in idents], field_name)
+
+
+# ---- certificates ------------------------------------------------------------
+
+def split_pem_certificates(data) -> list:
+    """Return each PEM certificate of a bundle, as bytes ending in a newline."""
+    if isinstance(data, str):
+        data = data.encode()
+    return [match.group(0).replace(b"\r\n", b"\n") + b"\n" for match in _PEM_CERT.finditer(data or b"")]
+
+
+def _names_of(subject, extensions) -> list:
+    idents = []
+    try:
+        san = extensions.get_extension_for_class(x509.SubjectAlternativeName).value
+        idents += [Identifier("dns", name.lower()) for name in san.get_values_for_type(x509.DNSName)]
+        idents += [Identifier("ip", str(addr)) for addr in san.get_values_for_type(x509.IPAddress)]
+    except x509.ExtensionNotFound:
+        pass
+    if not idents:
+        idents = [Identifier("dns", attr.value.lower()) for attr in subject.get_attributes_for_oid(NameOID.COMMON_NAME)]
+    return idents
+
+
+def parse_certificate(pem, field_name: str = "certificate") -> CertInfo:
+    """Parse the first certificate of a PEM bundle."""
+    certs = split_pem_certificates(pem)
+    if not certs:
+        raise InputError(field_name, "no PEM certificate found")
+    try:
+        cert = x509.load_pem_x509_certificate(certs[0])
+    except ValueError as exc:
+        raise InputError(field_name, "not a readable PEM certificate (%s)" % exc) from None
+    issuer_cns = cert.issuer.get_attributes_for_oid(NameOID.COMMON_NAME)
+    return CertInfo(
+        serial="%x" % cert.serial_number,
+        not_before=cert.not_valid_before_utc,
+        not_after=cert.not_valid_after_utc,
+        identifiers=_names_of(cert.subject, cert.extensions),
+        subject=cert.subject.rfc4514_string(),
+        issuer=cert.issuer.rfc4514_string(),
+        issuer_cn=str(issuer_cns[0].value) if issuer_cns else "",
+        public_key_sha256=_public_sha256(cert.public_key()),
+    )
+
+
+def issuer_common_name(pem) -> str:
+    """Common name of the issuer of the first certificate in pem (chain selection)."""
+    return parse_certificate(pem).issuer_cn

@@ -1,0 +1,189 @@
+# -*- coding: utf-8 -*-
+# Copyright: autotls.acme contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""ACME orders over HTTP-01: create, answer, validate, finalize, download, pick a chain.
+
+Split in two halves so that a playbook can publish the challenge files anywhere
+(every node behind a load balancer) between them: create() and complete().
+The CSR is only needed at finalization, so no private key exists between the halves.
+"""
+from __future__ import annotations
+
+import base64
+from dataclasses import dataclass, field
+
+from . import keys
+from .challenge import ChallengeFile, validate_token
+from .client import Deadline, problem_from_body
+from .errors import AuthorizationFailed, EngineError, InputError
+
+try:
+    import josepy as jose
+    from cryptography import x509
+    from cryptography.hazmat.primitives import serialization
+    from requests.utils import parse_header_links
+except ImportError:  # reported by the module through deps.missing()
+    pass
+
+
+@dataclass
+class PendingOrder:
+    """An order waiting for its challenge files to be published."""
+    url: str
+    status: str
+    identifiers: list
+    challenge_files: list = field(default_factory=list)
+    expires: str | None = None
+
+    def to_result(self) -> dict:
+        return {"order_url": self.url, "status": self.status, "expires": self.expires,
+                "identifiers": [i.value for i in self.identifiers],
+                "challenge_files": [f.to_result() for f in self.challenge_files]}
+
+
+@dataclass
+class IssuedCertificate:
+    certificate: bytes      # the leaf, PEM
+    chain: bytes            # intermediates, PEM
+    fullchain: bytes        # leaf + intermediates, PEM
+    order_url: str
+    info: keys.CertInfo = None
+    alternates_offered: int = 0
+
+
+def _identifiers_of(order: dict) -> list:
+    return [keys.Identifier(i["type"], i["value"]) for i in order.get("identifiers", [])]
+
+
+def _key_authorization(client, token: str) -> str:
+    thumbprint = client.jwk.thumbprint()
+    return "%s.%s" % (token, jose.b64encode(thumbprint).decode())
+
+
+def _http01(authz: dict) -> dict:
+    for challenge in authz.get("challenges", []):
+        if challenge.get("type") == "http-01":
+            return challenge
+    raise EngineError("the CA offers no http-01 challenge for %s (offered: %s)" % (
+        authz["identifier"]["value"], ", ".join(c.get("type", "?") for c in authz.get("challenges", []))))
+
+
+def _failure(authz: dict) -> dict:
+    """What went wrong with an authorization, in the CA's own words."""
+    failure = {"identifier": authz["identifier"]["value"], "status": authz.get("status")}
+    for challenge in authz.get("challenges", []):
+        if challenge.get("error") or challenge.get("status") == "invalid":
+            failure["error"] = problem_from_body(challenge.get("error"))
+            record = (challenge.get("validationRecord") or [{}])[-1]
+            failure["url"] = record.get("url")
+            failure["address_used"] = record.get("addressUsed")
+            break
+    return failure
+
+
+def create(client, identifiers: list) -> PendingOrder:
+    """Create an order and return the challenge files that must be published."""
+    response = client.post(client.directory["newOrder"], {"identifiers": [i.to_json() for i in identifiers]})
+    order = response.json()
+    url = response.headers.get("Location")
+    files = []
+    for authz_url in order.get("authorizations", []):
+        authz = client.fetch(authz_url)
+        status = authz.get("status")
+        if status == "valid":  # reused authorization: nothing to publish
+            continue
+        if status != "pending":
+            raise AuthorizationFailed([_failure(authz)])
+        challenge = _http01(authz)
+        token = validate_token(challenge.get("token"))
+        files.append(ChallengeFile(identifier=authz["identifier"]["value"], token=token,
+                                   content=_key_authorization(client, token), challenge_url=challenge["url"]))
+    return PendingOrder(url=url, status=order.get("status"), identifiers=_identifiers_of(order),
+                        challenge_files=files, expires=order.get("expires"))
+
+
+def _validate(client, order: dict, deadline: Deadline) -> None:
+    """Ask the CA to validate every pending authorization and wait for the verdicts."""
+    pending = []
+    for authz_url in order.get("authorizations", []):
+        authz = client.fetch(authz_url)
+        if authz.get("status") == "valid":
+            continue
+        if authz.get("status") != "pending":
+            raise AuthorizationFailed([_failure(authz)])
+        challenge = _http01(authz)
+        validate_token(challenge.get("token"))
+        if challenge.get("status") == "pending":
+            client.post(challenge["url"], {})
+        pending.append(authz_url)
+    failures = []
+    for authz_url in pending:
+        authz = client.poll(authz_url, lambda body: body.get("status") not in ("pending", "processing"),
+                            "authorization %s" % authz_url, deadline)
+        if authz.get("status") != "valid":
+            failures.append(_failure(authz))
+    if failures:
+        raise AuthorizationFailed(failures)
+
+
+def _order_failed(order: dict, url: str) -> EngineError:
+    problem = problem_from_body(order.get("error"))
+    return EngineError("the order %s is %s: %s" % (url, order.get("status"), problem.get("detail") or "no detail"),
+                       order_url=url, order_status=order.get("status"), problem=problem)
+
+
+def _pick_chain(chains: list, preferred_chain: str | None) -> bytes:
+    """The first chain whose top-most issuer (or any issuer) is named preferred_chain."""
+    if preferred_chain:
+        for chain in chains:
+            issuers = [keys.parse_certificate(pem).issuer_cn for pem in keys.split_pem_certificates(chain)]
+            if issuers and issuers[-1] == preferred_chain:
+                return chain
+        for chain in chains:
+            if preferred_chain in [keys.parse_certificate(pem).issuer_cn for pem in keys.split_pem_certificates(chain)]:
+                return chain
+    return chains[0]
+
+
+def _download(client, cert_url: str, preferred_chain: str | None):
+    response = client.fetch_pem_chain(cert_url)
+    chains = [response.content]
+    alternates = [link["url"] for link in parse_header_links(response.headers.get("Link", ""))
+                  if link.get("rel") == "alternate" and link.get("url")] if response.headers.get("Link") else []
+    if preferred_chain:
+        chains += [client.fetch_pem_chain(url).content for url in alternates]
+    return _pick_chain(chains, preferred_chain), len(alternates)
+
+
+def complete(client, order_url: str, csr_for, preferred_chain: str | None = None,
+             expected_public_key: str | None = None) -> IssuedCertificate:
+    """Validate, finalize and download the order at order_url.
+
+    csr_for(identifiers) returns the CSR (PEM) to finalize with; it is only called
+    when the order is ready, so a new key is generated only when it is needed.
+    """
+    deadline = Deadline(client.poll_timeout)
+    order = client.fetch(order_url)
+    if order.get("status") == "pending":
+        _validate(client, order, deadline)
+        order = client.poll(order_url, lambda body: body.get("status") != "pending", "order %s" % order_url, deadline)
+    finalized_here = False
+    if order.get("status") == "ready":
+        csr = x509.load_pem_x509_csr(csr_for(_identifiers_of(order)))
+        der = csr.public_bytes(serialization.Encoding.DER)
+        client.post(order["finalize"], {"csr": base64.urlsafe_b64encode(der).rstrip(b"=").decode()})
+        finalized_here = True
+    if order.get("status") in ("ready", "processing") or finalized_here:
+        order = client.poll(order_url, lambda body: body.get("status") not in ("ready", "processing"),
+                            "order %s" % order_url, deadline)
+    if order.get("status") != "valid" or not order.get("certificate"):
+        raise _order_failed(order, order_url)
+    fullchain, alternates = _download(client, order["certificate"], preferred_chain)
+    pems = keys.split_pem_certificates(fullchain)
+    if not pems:
+        raise EngineError("the CA returned no PEM certificate for %s" % order_url, order_url=order_url)
+    info = keys.parse_certificate(pems[0])
+    if not finalized_here and info.public_key_sha256 != expected_public_key:
+        raise InputError("order_url", "this order was already finalized with another key; start a new order")
+    return IssuedCertificate(certificate=pems[0], chain=b"".join(pems[1:]), fullchain=b"".join(pems),
+                             order_url=order_url, info=info, alternates_offered=alternates)

@@ -1,0 +1,95 @@
+# -*- coding: utf-8 -*-
+# Copyright: autotls.acme contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Is a certificate due for renewal?
+
+Lifetime-relative by default, so 90-, 45- and 6-day certificates all behave:
+renew when less than 1/3 of the lifetime remains (1/2 below 10 days of lifetime).
+"""
+from __future__ import annotations
+
+import datetime
+from dataclasses import dataclass
+
+SHORT_LIVED = datetime.timedelta(days=10)
+# Issuer names of well-known test CAs: a certificate from one of them is never
+# kept when production is asked for, even if we cannot tell which directory issued it.
+TEST_ISSUER_MARKERS = ("staging", "fake le", "pebble", "untrusted")
+
+
+@dataclass
+class RenewalDecision:
+    due: bool
+    reason: str
+    renew_at: datetime.datetime | None = None
+    not_after: datetime.datetime | None = None
+
+    def to_result(self, now: datetime.datetime) -> dict:
+        result = {"due": self.due, "reason": self.reason}
+        if self.not_after is not None:
+            result["not_after"] = _iso(self.not_after)
+            result["days_left"] = round((self.not_after - now).total_seconds() / 86400, 2)
+        if self.renew_at is not None:
+            result["renew_at"] = _iso(self.renew_at)
+        return result
+
+
+def _iso(moment: datetime.datetime) -> str:
+    return moment.astimezone(datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def utcnow() -> datetime.datetime:
+    return datetime.datetime.now(datetime.timezone.utc)
+
+
+def renewal_window(not_before, not_after, renew_before_days: float | None = None) -> datetime.timedelta:
+    """How long before not_after renewal becomes due."""
+    if renew_before_days is not None:
+        return datetime.timedelta(days=renew_before_days)
+    lifetime = not_after - not_before
+    return lifetime / 2 if lifetime < SHORT_LIVED else lifetime / 3
+
+
+def looks_like_test_ca(issuer: str) -> bool:
+    issuer = (issuer or "").lower()
+    return any(marker in issuer for marker in TEST_ISSUER_MARKERS)
+
+
+def is_production_directory(directory_url: str) -> bool:
+    url = (directory_url or "").lower()
+    return "staging" not in url and "127.0.0.1" not in url and "localhost" not in url
+
+
+def decide(cert, wanted_identifiers=None, directory: str | None = None, cert_directory: str | None = None,
+           renew_before_days: float | None = None, force: bool = False, now=None) -> RenewalDecision:
+    """Decide whether cert (a keys.CertInfo or None) must be replaced.
+
+    cert_directory is the ACME directory that issued cert when known (metadata);
+    directory is the one asked for now.
+    """
+    now = now or utcnow()
+    if cert is None:
+        return RenewalDecision(True, "no existing certificate")
+    window = renewal_window(cert.not_before, cert.not_after, renew_before_days)
+    renew_at = cert.not_after - window
+    decision = RenewalDecision(False, "not due", renew_at=renew_at, not_after=cert.not_after)
+    if force:
+        decision.due, decision.reason = True, "forced"
+    elif wanted_identifiers is not None and set(wanted_identifiers) != set(cert.identifiers):
+        have = set(cert.identifiers)
+        missing = sorted(i.value for i in set(wanted_identifiers) - have)
+        extra = sorted(i.value for i in have - set(wanted_identifiers))
+        decision.due = True
+        decision.reason = "identifiers changed (%s)" % ", ".join(
+            ["missing " + " ".join(missing)] * bool(missing) + ["no longer wanted " + " ".join(extra)] * bool(extra))
+    elif directory and cert_directory and cert_directory.rstrip("/") != directory.rstrip("/"):
+        decision.due, decision.reason = True, "issued by another ACME directory (%s)" % cert_directory
+    elif directory and not cert_directory and is_production_directory(directory) and looks_like_test_ca(cert.issuer):
+        decision.due, decision.reason = True, "issued by a test CA (%s) but production was asked for" % cert.issuer
+    elif now >= cert.not_after:
+        decision.due, decision.reason = True, "expired"
+    elif now > renew_at:
+        decision.due = True
+        decision.reason = "within renewal window (%.1f of %.1f days left)" % (
+            (cert.not_after - now).total_seconds() / 86400, (cert.not_after - cert.not_before).total_seconds() / 86400)
+    return decision

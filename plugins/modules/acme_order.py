@@ -1,0 +1,366 @@
+#!/usr/bin/python
+# -*- coding: utf-8 -*-
+# Copyright: autotls.acme contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+from __future__ import annotations
+
+DOCUMENTATION = r'''
+---
+module: acme_order
+short_description: Obtain or renew a certificate from an ACME CA over HTTP-01
+version_added: 0.1.0
+description:
+  - Decides whether the certificate at O(certificate_path) (or O(fullchain_path)) is due for renewal and, only
+    when it is, orders a new one over HTTP-01.
+  - "Due means: no certificate yet; less than one third of its lifetime left (one half for certificates that live
+    under 10 days), or less than O(renew_before_days); it does not name exactly the requested O(identifiers); it
+    came from another ACME directory than O(acme_directory); or O(force=true)."
+  - "Single call: with O(webroot), the module writes the challenge files into that directory (run it on the host
+    that serves the webroot) and removes them afterwards, also on failure."
+  - "Two steps, for fleets: without O(webroot) and O(order_url), the module creates the order and returns
+    RV(challenge_files) and RV(order_url); publish the files wherever the CA may connect (every node behind a load
+    balancer), then call the module again with O(order_url) to validate, finalize and download."
+  - The private key, certificate, chain, fullchain and a metadata file (V(<certificate>.acme.json), recording the
+    ACME directory) are written atomically and switched together; the key gets mode V(0600). A failed order
+    leaves the existing files untouched.
+  - The ACME account must exist (see M(autotls.acme.acme_account)).
+author:
+  - autotls.acme contributors
+extends_documentation_fragment:
+  - autotls.acme.acme
+attributes:
+  check_mode:
+    support: full
+    details: Reports whether the certificate is due and why; contacts no CA and writes nothing.
+  diff_mode:
+    support: partial
+    details: Shows the serial and expiry of the current certificate and that a new one would replace it.
+options:
+  identifiers:
+    description:
+      - DNS names and IP addresses the certificate must cover. Wildcards cannot be validated over HTTP-01.
+      - Required unless O(csr) or O(csr_content) is given (then the CSR's names are used).
+    type: list
+    elements: str
+  webroot:
+    description: Directory served at C(http://<identifier>/) on port 80; enables the single-call flow.
+    type: path
+  order_url:
+    description: The RV(order_url) returned by the first call of the two-step flow; enables the second step.
+    type: str
+  private_key_path:
+    description: Where the certificate's private key is written (mode V(0600)). Required unless a CSR is given.
+    type: path
+  certificate_path:
+    description: Where the certificate (leaf only) is written.
+    type: path
+  chain_path:
+    description: Where the intermediate certificates are written.
+    type: path
+  fullchain_path:
+    description: Where the certificate followed by its intermediates is written.
+    type: path
+  key_type:
+    description: Type of a newly generated private key.
+    type: str
+    choices: [ecdsa-p256, ecdsa-p384, rsa-2048, rsa-3072, rsa-4096]
+    default: ecdsa-p256
+  reuse_key:
+    description: Keep the private key at O(private_key_path) across renewals instead of generating a new one.
+    type: bool
+    default: false
+  csr:
+    description: Path of your own CSR (PEM); the module then writes no private key.
+    type: path
+  csr_content:
+    description: Your own CSR as PEM text.
+    type: str
+  existing_certificate_content:
+    description: The current certificate as PEM text, when it is not at O(certificate_path).
+    type: str
+  renew_before_days:
+    description: Renew when fewer than this many days are left, instead of the lifetime-relative default.
+    type: float
+  force:
+    description: Order a new certificate even if the current one is not due.
+    type: bool
+    default: false
+  preferred_chain:
+    description:
+      - Common name of the issuer to prefer when the CA offers alternate chains, matched against the top-most
+        certificate of each chain first, then against any certificate in it. Falls back to the default chain.
+    type: str
+  owner:
+    description: Owner (name or uid) of the written files.
+    type: str
+  group:
+    description: Group (name or gid) of the written files.
+    type: str
+seealso:
+  - module: autotls.acme.acme_account
+  - name: RFC 8555, section 8.3 (HTTP Challenge)
+    description: How the CA validates a name over HTTP-01.
+    link: https://www.rfc-editor.org/rfc/rfc8555#section-8.3
+'''
+
+EXAMPLES = r'''
+---
+- name: Issue or renew in one call on the web server itself
+  autotls.acme.acme_order:
+    account_key_path: /etc/autotls/account.key
+    identifiers: [www.example.com, example.com]
+    webroot: /var/www/acme
+    private_key_path: /etc/ssl/private/www.key
+    certificate_path: /etc/ssl/certs/www.crt
+    fullchain_path: /etc/ssl/certs/www-fullchain.crt
+  notify: Reload nginx
+
+- name: Start an order on the control node (two-step flow)
+  autotls.acme.acme_order:
+    account_key_path: /etc/autotls/account.key
+    identifiers: [www.example.com]
+    private_key_path: /srv/certs/www.key
+    fullchain_path: /srv/certs/www-fullchain.crt
+  delegate_to: localhost
+  run_once: true
+  register: www_order
+
+- name: Publish the challenge files on every web server behind the load balancer
+  ansible.builtin.copy:
+    dest: "/var/www/acme/{{ item.path }}"
+    content: "{{ item.content }}"
+    mode: "0644"
+  loop: "{{ www_order.challenge_files }}"
+  when: www_order.order_url is defined
+
+- name: Validate, finalize and download
+  autotls.acme.acme_order:
+    account_key_path: /etc/autotls/account.key
+    identifiers: [www.example.com]
+    order_url: "{{ www_order.order_url }}"
+    private_key_path: /srv/certs/www.key
+    fullchain_path: /srv/certs/www-fullchain.crt
+  delegate_to: localhost
+  run_once: true
+  when: www_order.order_url is defined
+'''
+
+RETURN = r'''
+renewed:
+  description: Whether a new certificate was obtained and written by this task.
+  returned: always
+  type: bool
+reason:
+  description: Why a certificate was (or would be) ordered, or V(not due).
+  returned: always
+  type: str
+  sample: within renewal window (25.0 of 90.0 days left)
+renewal:
+  description: The renewal decision for the existing certificate.
+  returned: when a certificate existed
+  type: dict
+  contains:
+    due:
+      description: Whether renewal is due.
+      type: bool
+    not_after:
+      description: Expiry of the existing certificate (UTC, ISO 8601).
+      type: str
+    days_left:
+      description: Days until the existing certificate expires.
+      type: float
+    renew_at:
+      description: When the existing certificate becomes due (UTC, ISO 8601).
+      type: str
+order_url:
+  description: URL of the order; pass it to the second call of the two-step flow.
+  returned: when an order was created or completed
+  type: str
+challenge_files:
+  description: Files to publish before the second call (first step of the two-step flow).
+  returned: when an order was created without O(webroot)
+  type: list
+  elements: dict
+  contains:
+    identifier:
+      description: The name being validated.
+      type: str
+    path:
+      description: Path relative to the webroot, C(.well-known/acme-challenge/<token>).
+      type: str
+    content:
+      description: The exact content the file must have (the key authorization).
+      type: str
+    token:
+      description: The challenge token (base64url, checked before use).
+      type: str
+    challenge_url:
+      description: The challenge's URL at the CA.
+      type: str
+certificate:
+  description: The certificate at the destination after the task.
+  returned: when a certificate exists
+  type: dict
+  contains:
+    serial:
+      description: Serial number, hexadecimal.
+      type: str
+    not_before:
+      description: Start of validity (UTC, ISO 8601).
+      type: str
+    not_after:
+      description: End of validity (UTC, ISO 8601).
+      type: str
+    identifiers:
+      description: Names and addresses the certificate covers.
+      type: list
+      elements: str
+    subject:
+      description: Subject (RFC 4514).
+      type: str
+    issuer:
+      description: Issuer (RFC 4514).
+      type: str
+certificate_pem:
+  description: The new certificate (leaf), PEM.
+  returned: when renewed
+  type: str
+chain_pem:
+  description: The intermediates, PEM.
+  returned: when renewed
+  type: str
+fullchain_pem:
+  description: Leaf followed by intermediates, PEM.
+  returned: when renewed
+  type: str
+'''
+
+import grp
+import pwd
+
+from ansible.module_utils.basic import AnsibleModule
+
+from ansible_collections.autotls.acme.plugins.module_utils import _adapter
+from ansible_collections.autotls.acme.plugins.module_utils._argspec import (
+    ACME_MUTUALLY_EXCLUSIVE, ACME_REQUIRED_ONE_OF, acme_argument_spec)
+from ansible_collections.autotls.acme.plugins.module_utils._engine import account, deps, issuance, keys, order
+from ansible_collections.autotls.acme.plugins.module_utils._engine.errors import InputError
+
+
+def _ids(value, lookup, field):
+    if value is None:
+        return None
+    if value.isdigit():
+        return int(value)
+    try:
+        return lookup(value)
+    except KeyError:
+        raise InputError(field, "no such user or group %r" % value) from None
+
+
+def _request(params) -> issuance.CertificateRequest:
+    csr_pem = None
+    if params["csr"]:
+        try:
+            with open(params["csr"], "rb") as handle:
+                csr_pem = handle.read()
+        except OSError as exc:
+            raise InputError("csr", "cannot read %s: %s" % (params["csr"], exc.strerror)) from None
+    elif params["csr_content"]:
+        csr_pem = params["csr_content"].encode()
+    if csr_pem is not None:
+        identifiers = keys.csr_identifiers(csr_pem)
+        if params["identifiers"] and set(keys.parse_identifiers(params["identifiers"])) != set(identifiers):
+            raise InputError("identifiers", "differ from the names in the CSR")
+    else:
+        identifiers = keys.parse_identifiers(params["identifiers"])
+    if params["renew_before_days"] is not None and params["renew_before_days"] < 0:
+        raise InputError("renew_before_days", "must not be negative")
+    request = issuance.CertificateRequest(
+        identifiers=identifiers, private_key_path=params["private_key_path"],
+        certificate_path=params["certificate_path"], chain_path=params["chain_path"],
+        fullchain_path=params["fullchain_path"], key_type=params["key_type"], reuse_key=params["reuse_key"],
+        csr_pem=csr_pem, renew_before_days=params["renew_before_days"], force=params["force"],
+        preferred_chain=params["preferred_chain"],
+        existing_certificate_pem=params["existing_certificate_content"].encode()
+        if params["existing_certificate_content"] else None,
+        owner=_ids(params["owner"], lambda n: pwd.getpwnam(n).pw_uid, "owner"),
+        group=_ids(params["group"], lambda n: grp.getgrnam(n).gr_gid, "group"),
+    )
+    request.check()
+    return request
+
+
+def _account_client(module):
+    params = module.params
+    key, _ = account.load_account_key(params["account_key_path"], params["account_key_content"], create=False)
+    client = _adapter.client_from_params(module, key)
+    if account.find(client) is None:
+        raise InputError("account_key_path" if params["account_key_path"] else "account_key_content",
+                         "no ACME account exists for this key at %s; create it with autotls.acme.acme_account"
+                         % params["acme_directory"])
+    return client
+
+
+def _work(module) -> dict:
+    params = module.params
+    request = _request(params)
+    if params["order_url"]:  # second step: the caller says the files are published
+        if module.check_mode:
+            return {"changed": True, "renewed": False, "reason": "would validate and finalize the order",
+                    "order_url": params["order_url"]}
+        return issuance.finish(_account_client(module), request, params["order_url"], reason="order completed")
+    decision = issuance.plan(request, params["acme_directory"])
+    if not decision.due:
+        return issuance.not_due_result(decision, request)
+    result = issuance.not_due_result(decision, request)
+    result.update(changed=True, reason=decision.reason)
+    if module._diff:
+        result["diff"] = {"before": result.get("certificate", {}),
+                          "after": {"certificate": "a new certificate for %s" % ", ".join(
+                              i.value for i in request.identifiers)}}
+    if module.check_mode:
+        return result
+    client = _account_client(module)
+    if params["webroot"]:
+        result.update(issuance.issue_with_webroot(client, request, params["webroot"], decision.reason))
+        return result
+    pending = order.create(client, request.identifiers)
+    result.update(pending.to_result())
+    result.update(renewed=False, order_status=pending.status)
+    return result
+
+
+def main():
+    argument_spec = acme_argument_spec()
+    argument_spec.update(
+        identifiers=dict(type="list", elements="str"),
+        webroot=dict(type="path"),
+        order_url=dict(type="str"),
+        private_key_path=dict(type="path"),
+        certificate_path=dict(type="path"),
+        chain_path=dict(type="path"),
+        fullchain_path=dict(type="path"),
+        key_type=dict(type="str", default="ecdsa-p256", choices=list(keys.KEY_TYPES)),
+        reuse_key=dict(type="bool", default=False),
+        csr=dict(type="path"),
+        csr_content=dict(type="str"),
+        existing_certificate_content=dict(type="str"),
+        renew_before_days=dict(type="float"),
+        force=dict(type="bool", default=False),
+        preferred_chain=dict(type="str"),
+        owner=dict(type="str"),
+        group=dict(type="str"),
+    )
+    module = AnsibleModule(
+        argument_spec=argument_spec,
+        mutually_exclusive=ACME_MUTUALLY_EXCLUSIVE + [("webroot", "order_url"), ("csr", "csr_content")],
+        required_one_of=ACME_REQUIRED_ONE_OF + [("identifiers", "csr", "csr_content")],
+        supports_check_mode=True,
+    )
+    _adapter.require_libraries(module, deps.ACME)
+    module.exit_json(**_adapter.run(module, lambda: _work(module)))
+
+
+if __name__ == "__main__":
+    main()
