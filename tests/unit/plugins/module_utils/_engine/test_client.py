@@ -1,0 +1,151 @@
+"""Transport behaviour on a CA's bad days, against a scripted HTTP adapter (no network)."""
+import json
+
+import pytest
+import requests
+from requests.adapters import BaseAdapter
+
+from ansible_collections.autotls.acme.plugins.module_utils._engine import client as acme_client
+from ansible_collections.autotls.acme.plugins.module_utils._engine import keys
+from ansible_collections.autotls.acme.plugins.module_utils._engine.errors import (
+    ACMEProblem, DeadlineExceeded, TransportError)
+
+DIRECTORY = {"newNonce": "https://ca.test/nonce", "newAccount": "https://ca.test/acct",
+             "newOrder": "https://ca.test/order", "keyChange": "https://ca.test/kc"}
+NONCE = "bm9uY2U"
+
+
+def problem(status, code, detail="", headers=None):
+    return status, {"type": "urn:ietf:params:acme:error:" + code, "detail": detail}, headers or {}
+
+
+class Scripted(BaseAdapter):
+    """Answers each request with the next scripted (status, json body, headers)."""
+
+    def __init__(self, script):
+        super().__init__()
+        self.script = list(script)
+        self.requests = []
+
+    def send(self, request, **kwargs):
+        self.requests.append(request)
+        if request.method == "HEAD":
+            status, body, headers = 200, None, {}
+        elif request.url == DIRECTORY["newNonce"] + "/dir":
+            status, body, headers = 200, DIRECTORY, {}
+        else:
+            step = self.script.pop(0)
+            if isinstance(step, Exception):
+                raise step
+            status, body, headers = step
+        response = requests.Response()
+        response.status_code = status
+        response.url = request.url
+        response.headers.update({"Replay-Nonce": NONCE, **headers})
+        if body is not None:
+            response._content = json.dumps(body).encode()
+            response.headers["Content-Type"] = "application/problem+json" if status >= 400 else "application/json"
+        else:
+            response._content = b""
+        response.request = request
+        return response
+
+    def close(self):
+        pass
+
+
+@pytest.fixture
+def make_client():
+    sleeps = []
+
+    def build(script, retry_timeout=60, poll_timeout=120):
+        client = acme_client.AcmeClient(DIRECTORY["newNonce"] + "/dir", keys.generate_private_key("ecdsa-p256"),
+                                        retry_timeout=retry_timeout, poll_timeout=poll_timeout)
+        adapter = Scripted(script)
+        client.net.session.mount("https://", adapter)
+        client.net.sleep = sleeps.append
+        client.adapter, client.sleeps = adapter, sleeps
+        return client
+    return build
+
+
+def test_bad_nonce_is_retried_with_a_fresh_nonce(make_client):
+    script = [problem(400, "badNonce")] * 7 + [(200, {"ok": 1}, {})]
+    client = make_client(script)
+    assert client.post("https://ca.test/x", {}).json() == {"ok": 1}
+    posts = [r for r in client.adapter.requests if r.method == "POST"]
+    assert len(posts) == 8
+    # the nonce carried by each error answer is used, so no HEAD is needed between retries
+    assert len([r for r in client.adapter.requests if r.method == "HEAD"]) == 1
+
+
+def test_endless_bad_nonce_gives_up_with_the_problem(make_client):
+    client = make_client([problem(400, "badNonce", "stale")] * 20)
+    with pytest.raises(ACMEProblem) as err:
+        client.post("https://ca.test/x", {})
+    assert err.value.code == "badNonce"
+    assert len([r for r in client.adapter.requests if r.method == "POST"]) == acme_client.MAX_NONCE_RETRIES + 1
+
+
+def test_rate_limit_is_retried_after_the_servers_delay(make_client):
+    client = make_client([problem(429, "rateLimited", "slow down", {"Retry-After": "3"}),
+                          problem(503, "serverInternal", "busy", {"Retry-After": "2"}), (200, {"ok": 1}, {})])
+    assert client.post("https://ca.test/x", {}).json() == {"ok": 1}
+    assert client.sleeps == [3.0, 2.0]
+
+
+def test_retry_after_beyond_the_deadline_fails_at_once_with_the_problem(make_client):
+    client = make_client([problem(429, "rateLimited", "too many certificates", {"Retry-After": "3600"})],
+                         retry_timeout=30)
+    with pytest.raises(ACMEProblem) as err:
+        client.post("https://ca.test/order", {})
+    assert client.sleeps == []
+    error = err.value
+    assert error.code == "rateLimited" and error.status == 429 and error.retry_after == 3600
+    assert "beyond the 30 s retry deadline" in error.msg
+    result = error.to_result()
+    assert result["problem"]["detail"] == "too many certificates"
+    assert result["http_status"] == 429 and result["http_url"] == "https://ca.test/order"
+
+
+def test_client_errors_are_not_retried_and_keep_subproblems(make_client):
+    body = {"type": "urn:ietf:params:acme:error:rejectedIdentifier", "detail": "policy forbids",
+            "subproblems": [{"type": "urn:ietf:params:acme:error:rejectedIdentifier", "detail": "bad.example",
+                             "identifier": {"type": "dns", "value": "bad.example"}}]}
+    client = make_client([(403, body, {})])
+    with pytest.raises(ACMEProblem) as err:
+        client.post("https://ca.test/order", {})
+    assert err.value.subproblems[0]["identifier"]["value"] == "bad.example"
+    assert len([r for r in client.adapter.requests if r.method == "POST"]) == 1
+
+
+def test_connection_errors_are_retried_then_reported(make_client):
+    failure = requests.exceptions.ConnectionError("connection refused")
+    client = make_client([failure, (200, {"ok": 1}, {})])
+    assert client.post("https://ca.test/x", {}).json() == {"ok": 1}
+    client = make_client([failure] * 50, retry_timeout=2)
+    with pytest.raises(TransportError, match="cannot reach the ACME server"):
+        client.post("https://ca.test/x", {})
+
+
+def test_tls_failure_points_at_ca_bundle(make_client):
+    client = make_client([requests.exceptions.SSLError("certificate verify failed")])
+    with pytest.raises(TransportError, match="ca_bundle"):
+        client.post("https://ca.test/x", {})
+
+
+def test_poll_grows_its_interval_and_honours_retry_after(make_client):
+    pending = (200, {"status": "pending"}, {})
+    slow = (200, {"status": "pending"}, {"Retry-After": "1"})
+    client = make_client([pending, pending, pending, slow, (200, {"status": "valid"}, {})])
+    body = client.poll("https://ca.test/authz", lambda b: b["status"] == "valid", "authorization")
+    assert body["status"] == "valid"
+    assert client.sleeps[:3] == [0.05, 0.1, 0.2]
+    assert client.sleeps[3] == 1.0  # never faster than the CA asks
+
+
+def test_poll_is_bounded_by_its_deadline(make_client):
+    client = make_client([(200, {"status": "processing"}, {})] * 1000, poll_timeout=0.3)
+    client.net.sleep = __import__("time").sleep
+    with pytest.raises(DeadlineExceeded, match="still 'processing'"):
+        client.poll("https://ca.test/order", lambda b: b["status"] == "valid", "order")

@@ -1,0 +1,75 @@
+"""Atomic writes: modes, idempotence, switching several files together, rollback."""
+import os
+import stat
+
+import pytest
+
+from ansible_collections.autotls.acme.plugins.module_utils._engine import fsio
+from ansible_collections.autotls.acme.plugins.module_utils._engine.errors import EngineError
+
+
+def mode(path):
+    return stat.S_IMODE(os.stat(path).st_mode)
+
+
+def test_key_is_never_readable_by_others_even_with_a_loose_umask(tmp_path):
+    old = os.umask(0)
+    try:
+        path = tmp_path / "sub" / "key.pem"
+        assert fsio.write_atomic(fsio.FileSpec(str(path), b"secret", fsio.KEY_MODE), dir_mode=0o700)
+    finally:
+        os.umask(old)
+    assert mode(path) == 0o600 and mode(path.parent) == 0o700
+    assert path.read_bytes() == b"secret"
+
+
+def test_rewrite_is_idempotent_and_fixes_mode(tmp_path):
+    path = str(tmp_path / "cert.pem")
+    spec = fsio.FileSpec(path, b"cert", 0o644)
+    assert fsio.write_atomic(spec)
+    assert not fsio.write_atomic(spec)
+    os.chmod(path, 0o666)
+    assert fsio.write_atomic(spec) and mode(path) == 0o644
+
+
+def test_no_temp_files_are_left_behind(tmp_path):
+    fsio.write_together([fsio.FileSpec(str(tmp_path / n), n.encode()) for n in ("a", "b", "c")])
+    fsio.write_together([fsio.FileSpec(str(tmp_path / n), b"new " + n.encode()) for n in ("a", "b", "c")])
+    assert sorted(os.listdir(tmp_path)) == ["a", "b", "c"]
+    assert (tmp_path / "b").read_bytes() == b"new b"
+
+
+def test_only_changed_files_are_reported(tmp_path):
+    fsio.write_together([fsio.FileSpec(str(tmp_path / "k"), b"k1", 0o600), fsio.FileSpec(str(tmp_path / "c"), b"c1")])
+    changed = fsio.write_together([fsio.FileSpec(str(tmp_path / "k"), b"k1", 0o600),
+                                   fsio.FileSpec(str(tmp_path / "c"), b"c2")])
+    assert changed == [str(tmp_path / "c")]
+
+
+def test_failed_switch_rolls_back_the_files_already_replaced(tmp_path, monkeypatch):
+    key, cert = tmp_path / "key.pem", tmp_path / "cert.pem"
+    key.write_bytes(b"old key")
+    cert.write_bytes(b"old cert")
+    real_rename = os.rename
+    calls = []
+
+    def rename(src, dst):
+        calls.append(dst)
+        if str(dst) == str(cert) and src.endswith(".tmp"):
+            raise OSError(28, "No space left on device", str(dst))
+        return real_rename(src, dst)
+
+    monkeypatch.setattr(fsio.os, "rename", rename)
+    with pytest.raises(EngineError, match="cannot replace"):
+        fsio.write_together([fsio.FileSpec(str(key), b"new key", 0o600), fsio.FileSpec(str(cert), b"new cert")])
+    assert key.read_bytes() == b"old key" and cert.read_bytes() == b"old cert"
+    assert sorted(os.listdir(tmp_path)) == ["cert.pem", "key.pem"]
+
+
+def test_unusable_directory_is_reported_and_nothing_is_left(tmp_path):
+    blocker = tmp_path / "certs"
+    blocker.write_bytes(b"a file where a directory should be")
+    with pytest.raises(EngineError, match="cannot write"):
+        fsio.write_together([fsio.FileSpec(str(tmp_path / "key.pem"), b"k", 0o600),
+                             fsio.FileSpec(str(blocker / "cert.pem"), b"c")])
+    assert sorted(os.listdir(tmp_path)) == ["certs"]  # the key was not written alone
