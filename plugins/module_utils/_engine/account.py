@@ -64,6 +64,10 @@ def load_account_key(path: str | None = None, content: str | None = None, create
     return key, True
 
 
+class AccountDeactivated(InputError):
+    """The CA knows this key, but its account was deactivated (that cannot be undone)."""
+
+
 def _contact_problem(problem: ACMEProblem) -> InputError:
     return InputError("contact", "the CA rejected the contact address(es): %s" % problem.detail,
                       problem=problem.details["problem"], http_status=problem.status, http_url=problem.url)
@@ -88,6 +92,9 @@ def find(client):
     except ACMEProblem as problem:
         if problem.code == "accountDoesNotExist":
             return None
+        if problem.code == "unauthorized" and "deactivated" in problem.detail:
+            raise AccountDeactivated("account_key", "the account of this key is deactivated at the CA; "
+                                     "register a new account with a new key") from None
         raise
     regr = messages.RegistrationResource(body=messages.Registration.from_json(response.json()),
                                          uri=response.headers.get("Location"))
@@ -160,7 +167,10 @@ def ensure_present(client, contacts: list, terms_agreed: bool, eab: dict | None 
 
 
 def deactivate(client, check_mode: bool = False) -> dict:
-    regr = find(client)
+    try:
+        regr = find(client)
+    except AccountDeactivated:
+        return {"changed": False, "created": False, "account_uri": None, "contact": [], "status": "deactivated"}
     if regr is None:
         return {"changed": False, "created": False, "account_uri": None, "contact": [], "status": "absent"}
     if check_mode:

@@ -32,7 +32,7 @@ def read_bytes(path: str) -> bytes | None:
     try:
         with open(path, "rb") as handle:
             return handle.read()
-    except FileNotFoundError:
+    except (FileNotFoundError, NotADirectoryError):
         return None
 
 
@@ -40,7 +40,7 @@ def needs_write(spec: FileSpec) -> bool:
     """True when the file is missing or differs in content, mode or ownership."""
     try:
         st = os.stat(spec.path)
-    except FileNotFoundError:
+    except (FileNotFoundError, NotADirectoryError):
         return True
     if (st.st_mode & 0o7777) != spec.mode:
         return True
@@ -120,7 +120,9 @@ def write_together(specs: list, dir_mode: int = 0o755) -> list:
             os.rename(tmp, target)
     except OSError as exc:
         for backup, target in reversed(backups):
-            if backup:
+            if backup and os.path.samefile(backup, target):
+                _unlink_quietly(backup)  # never replaced (rename of a hard link onto itself is a no-op)
+            elif backup:
                 os.rename(backup, target)
             else:
                 _unlink_quietly(target)
