@@ -17,9 +17,10 @@ description:
   - Contact addresses are validated before anything is sent to the CA.
   - Returns the account URI, never key material.
 author:
-  - autotls.acme contributors
+  - autotls.acme maintainers (@autotls)
 extends_documentation_fragment:
   - autotls.acme.acme
+  - autotls.acme.attributes
 attributes:
   check_mode:
     support: full
@@ -38,8 +39,9 @@ options:
     default: present
   contact:
     description:
-      - Contact email addresses, with or without a V(mailto:) prefix. Required with O(state=present): at least one
-        valid address. Malformed or empty entries are refused before anything is sent.
+      - Contact email addresses, with or without a V(mailto:) prefix.
+      - With O(state=present), at least one valid address is required. Malformed or empty entries are refused
+        before anything is sent.
     type: list
     elements: str
     default: []

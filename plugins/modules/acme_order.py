@@ -25,9 +25,10 @@ description:
     leaves the existing files untouched.
   - The ACME account must exist (see M(autotls.acme.acme_account)).
 author:
-  - autotls.acme contributors
+  - autotls.acme maintainers (@autotls)
 extends_documentation_fragment:
   - autotls.acme.acme
+  - autotls.acme.attributes
 attributes:
   check_mode:
     support: full
@@ -293,7 +294,7 @@ def _request(params) -> issuance.CertificateRequest:
 
 def _account_client(module):
     params = module.params
-    key, _ = account.load_account_key(params["account_key_path"], params["account_key_content"], create=False)
+    key, _generated = account.load_account_key(params["account_key_path"], params["account_key_content"], create=False)
     client = _adapter.client_from_params(module, key)
     if account.find(client) is None:
         raise InputError("account_key_path" if params["account_key_path"] else "account_key_content",

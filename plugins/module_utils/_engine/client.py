@@ -229,4 +229,3 @@ def problem_from_body(error: dict | None) -> dict:
     """A problem document found inside an authorization or order body, as a plain dict."""
     error = error or {}
     return {"type": error.get("type"), "detail": error.get("detail"), "subproblems": error.get("subproblems", [])}
-

@@ -23,8 +23,8 @@ class EngineError(Exception):
 class InputError(EngineError):
     """A caller-supplied value is wrong; names the field and what is wrong with it."""
 
-    def __init__(self, field: str, problem: str, **details):
-        super().__init__("%s: %s" % (field, problem), field=field, **details)
+    def __init__(self, field: str, reason: str, **details):
+        super().__init__("%s: %s" % (field, reason), field=field, **details)
         self.field = field
 
 

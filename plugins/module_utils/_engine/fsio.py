@@ -105,7 +105,7 @@ def write_together(specs: list, dir_mode: int = 0o755) -> list:
         for spec in changed:
             staged.append((_stage(spec, dir_mode), spec.path))
     except OSError as exc:
-        for tmp, _ in staged:
+        for tmp, _target in staged:
             _unlink_quietly(tmp)
         raise EngineError("cannot write %s: %s" % (exc.filename or "file", exc.strerror or exc),
                           path=exc.filename) from exc
@@ -126,13 +126,13 @@ def write_together(specs: list, dir_mode: int = 0o755) -> list:
                 os.rename(backup, target)
             else:
                 _unlink_quietly(target)
-        for tmp, _ in staged:
+        for tmp, _target in staged:
             _unlink_quietly(tmp)
         raise EngineError("cannot replace %s: %s" % (exc.filename or "file", exc.strerror or exc),
                           path=exc.filename) from exc
-    for backup, _ in backups:
+    for backup, _target in backups:
         if backup:
             _unlink_quietly(backup)
-    for directory in sorted({os.path.dirname(os.path.abspath(target)) for _, target in staged}):
+    for directory in sorted({os.path.dirname(os.path.abspath(target)) for _tmp, target in staged}):
         _fsync_dir(directory)
     return [spec.path for spec in changed]

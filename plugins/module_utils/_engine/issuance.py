@@ -156,10 +156,9 @@ def issue_with_webroot(client, request: CertificateRequest, webroot: str, reason
 
 
 def not_due_result(decision: policy.RenewalDecision, request: CertificateRequest, now=None) -> dict:
-    info, _ = load_existing(request)
+    info, _metadata = load_existing(request)
     result = {"changed": False, "renewed": False, "reason": decision.reason,
               "renewal": decision.to_result(now or policy.utcnow())}
     if info is not None:
         result["certificate"] = info.to_result()
     return result
-

@@ -44,7 +44,7 @@ def test_missing_account_key_is_generated_0600(tmp_path):
 
 
 def test_check_mode_generates_nothing_on_disk(tmp_path):
-    _, generated = account.load_account_key(str(tmp_path / "account.key"), check_mode=True)
+    _key, generated = account.load_account_key(str(tmp_path / "account.key"), check_mode=True)
     assert generated and os.listdir(tmp_path) == []
 
 

@@ -79,7 +79,7 @@ def test_parse_certificate_and_key_match():
 
 
 def test_split_bundle_normalises_line_endings():
-    pem, _ = make_cert()
+    pem, _key = make_cert()
     bundle = pem.replace(b"\n", b"\r\n") + b"junk\n" + pem
     parts = keys.split_pem_certificates(bundle)
     assert parts == [pem, pem]

@@ -1,0 +1,599 @@
+#!/usr/bin/python
+# -*- coding: utf-8 -*-
+# Copyright: autotls.acme contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+from __future__ import annotations
+
+DOCUMENTATION = r'''
+---
+module: cert_store
+short_description: Keep certificates in shared storage (local directory, S3, Redis), with cross-machine locks
+version_added: 0.1.0
+description:
+  - Stores certificates with their private keys, chains and metadata in durable shared storage, so that
+    containers, autoscaled fleets and rebuilt hosts reuse one certificate instead of each ordering a new one
+    (which runs into the CA's duplicate-certificate limit).
+  - "Entries are keyed by O(acme_directory) and O(name): certificates of a staging and of a production
+    directory never mix."
+  - "Each upload is written as a new version (key, certificate, chain, fullchain) and a small pointer with the
+    metadata is switched last, in one atomic write: a reader always gets a key and a certificate that belong
+    together. A key that does not match its certificate is refused before anything is written."
+  - "O(state=info) answers 'what is due?' for hundreds of certificates in one task: it reads only the small
+    metadata objects and decides as M(autotls.acme.acme_order) does (less than a third of the lifetime left, a
+    half for certificates that live under 10 days, or fewer than O(renew_before_days) days)."
+  - "O(state=locked) and O(state=unlocked) take and release a lock with a TTL that holds across machines, so
+    that two hosts renewing at once do not both order. A lock whose holder died is taken over after its TTL."
+  - On S3 the documented minimal IAM policy allows deletes only under C(<prefix>/locks/), so O(state=absent)
+    writes a tombstone there and leaves the old versions to a bucket lifecycle rule (see the README).
+author:
+  - autotls.acme contributors
+extends_documentation_fragment:
+  - autotls.acme.storage
+attributes:
+  check_mode:
+    support: full
+    details: Reports what would change (new version, files to rewrite, lock to take) and writes nothing.
+  diff_mode:
+    support: full
+    details: Shows metadata only (serial, expiry, names, version, lock expiry); never key material.
+options:
+  state:
+    description:
+      - V(present) uploads a bundle; changed only when the stored certificate, key, chain or O(account_uri) differ.
+      - V(fetched) writes the stored bundle to the O(private_key_path), O(certificate_path), O(chain_path) and
+        O(fullchain_path) given, atomically; changed only when a file changed.
+      - V(absent) removes the entry.
+      - V(info) reports expiry, due-ness and the last attempt of O(names) (every stored certificate of
+        O(acme_directory) when omitted); never changes anything.
+      - V(locked) acquires the lock of O(name) for O(lock_ttl) seconds, waiting up to O(lock_timeout) seconds, and
+        returns its RV(lock.token); with O(lock_token) of a lock still held it extends that lock.
+      - V(unlocked) releases the lock of O(name) held by O(lock_token).
+      - V(attempted) records a renewal attempt of O(name) and its O(attempt_error) (none means it succeeded), as
+        reported by O(state=info). O(state=present) records a successful attempt by itself.
+    type: str
+    default: present
+    choices: [present, fetched, absent, info, locked, unlocked, attempted]
+  name:
+    description:
+      - Name of the stored certificate, for example V(www.example.com) or V(web-frontend).
+      - Letters, digits and C(. _ - * @ + = , ~); no path separator, no C(..), no control character.
+      - Required unless O(state=info).
+    type: str
+  names:
+    description:
+      - With O(state=info), the certificates to report. When omitted (and O(name) too), every certificate stored
+        for O(acme_directory).
+      - Names that are not stored are reported with RV(certificates[].exists=false) and due.
+    type: list
+    elements: str
+  acme_directory:
+    description:
+      - URL of the ACME directory the certificate comes from; part of the storage key.
+      - Defaults to the Let's Encrypt B(staging) directory, like the other modules of this collection.
+    type: str
+    default: https://acme-staging-v02.api.letsencrypt.org/directory
+  account_uri:
+    description: With O(state=present), the ACME account URI recorded in the metadata.
+    type: str
+  private_key_path:
+    description:
+      - O(state=present) reads the private key from this file; O(state=fetched) writes it here (mode
+        O(private_key_mode)).
+    type: path
+  private_key_content:
+    description: With O(state=present), the private key as PEM text. Never logged.
+    type: str
+  certificate_path:
+    description:
+      - O(state=present) reads the certificate (leaf; a bundle with intermediates is accepted) from this file;
+        O(state=fetched) writes the leaf here.
+    type: path
+  certificate_content:
+    description: With O(state=present), the certificate as PEM text.
+    type: str
+  chain_path:
+    description: O(state=present) reads the intermediates from this file; O(state=fetched) writes them here.
+    type: path
+  chain_content:
+    description: With O(state=present), the intermediates as PEM text.
+    type: str
+  fullchain_path:
+    description:
+      - O(state=present) reads the leaf followed by its intermediates from this file (enough without
+        O(certificate_path)); O(state=fetched) writes it here.
+    type: path
+  fullchain_content:
+    description: With O(state=present), the leaf followed by its intermediates as PEM text.
+    type: str
+  owner:
+    description: With O(state=fetched), owner (name or uid) of the written files.
+    type: str
+  group:
+    description: With O(state=fetched), group (name or gid) of the written files.
+    type: str
+  mode:
+    description:
+      - With O(state=fetched), mode of the certificate, chain and fullchain files, as an octal string such as
+        V('0644') (quote it). When unset, V('0644').
+    type: raw
+  private_key_mode:
+    description: With O(state=fetched), mode of the private key file. When unset, V('0600').
+    type: raw
+  renew_before_days:
+    description:
+      - With O(state=info), a certificate is due when fewer than this many days are left, instead of the
+        lifetime-relative default of M(autotls.acme.acme_order).
+    type: float
+  lock_ttl:
+    description:
+      - With O(state=locked), seconds after which the lock expires if it is not released (a crashed holder never
+        blocks renewals for longer). Between 1 second and 7 days.
+    type: float
+    default: 900
+  lock_timeout:
+    description:
+      - With O(state=locked), seconds to wait for a lock held by another owner; V(0) fails at once.
+    type: float
+    default: 0
+  lock_token:
+    description:
+      - With O(state=unlocked), the RV(lock.token) returned by O(state=locked); only its holder can release a lock.
+      - With O(state=locked), extends the lock held with this token instead of taking a new one.
+    type: str
+  attempt_error:
+    description: With O(state=attempted), the error of the failed attempt; omit it to record a success.
+    type: str
+notes:
+  - "Clocks: the V(local) backend compares lock expiry with the host's clock, V(redis) with the server's, and
+    V(s3) with the S3 server's C(Date), so clock skew between machines does not shorten or lengthen a lock."
+  - The Python libraries C(boto3) (backend V(s3)) or C(redis) (backend V(redis)) and C(cryptography) are needed on
+    the host that runs the task.
+seealso:
+  - module: autotls.acme.acme_order
+'''
+
+EXAMPLES = r'''
+---
+- name: Take the renewal lock for www on S3 (wait up to 5 minutes for another host)
+  autotls.acme.cert_store:
+    backend: s3
+    s3_bucket: example-certs
+    s3_prefix: autotls/prod
+    acme_directory: https://acme-v02.api.letsencrypt.org/directory
+    name: www.example.com
+    state: locked
+    lock_ttl: 900
+    lock_timeout: 300
+  register: www_lock
+
+- name: Upload the certificate that acme_order just wrote
+  autotls.acme.cert_store:
+    backend: s3
+    s3_bucket: example-certs
+    s3_prefix: autotls/prod
+    acme_directory: https://acme-v02.api.letsencrypt.org/directory
+    name: www.example.com
+    private_key_path: /etc/ssl/private/www.key
+    fullchain_path: /etc/ssl/certs/www-fullchain.crt
+    account_uri: "{{ account.account_uri }}"
+
+- name: Release the lock
+  autotls.acme.cert_store:
+    backend: s3
+    s3_bucket: example-certs
+    s3_prefix: autotls/prod
+    acme_directory: https://acme-v02.api.letsencrypt.org/directory
+    name: www.example.com
+    state: unlocked
+    lock_token: "{{ www_lock.lock.token }}"
+
+- name: On every web server, install the stored certificate
+  autotls.acme.cert_store:
+    backend: redis
+    redis_url: "{{ vault_redis_url }}"
+    acme_directory: https://acme-v02.api.letsencrypt.org/directory
+    name: www.example.com
+    state: fetched
+    private_key_path: /etc/nginx/tls/www.key
+    fullchain_path: /etc/nginx/tls/www-fullchain.crt
+    owner: root
+    group: nginx
+    private_key_mode: '0640'
+  notify: Reload nginx
+
+- name: What is due, among every stored certificate?
+  autotls.acme.cert_store:
+    backend: local
+    local_path: /srv/autotls/store
+    acme_directory: https://acme-v02.api.letsencrypt.org/directory
+    state: info
+  register: inventory
+
+- name: Show them
+  ansible.builtin.debug:
+    msg: "{{ inventory.due }}"
+
+- name: Record a failed renewal attempt
+  autotls.acme.cert_store:
+    backend: local
+    local_path: /srv/autotls/store
+    name: www.example.com
+    state: attempted
+    attempt_error: "{{ order_result.msg }}"
+  when: order_result is failed
+'''
+
+RETURN = r'''
+storage:
+  description: Where the data lives (no credentials).
+  returned: always
+  type: str
+  sample: s3://example-certs/autotls/prod/
+certificate:
+  description: Metadata of the stored certificate after the task (never key material).
+  returned: when O(state=present) or O(state=fetched)
+  type: dict
+  contains:
+    name:
+      description: The certificate's name.
+      type: str
+    version:
+      description: Id of the stored version the pointer names.
+      type: str
+    acme_directory:
+      description: ACME directory the entry belongs to.
+      type: str
+    account_uri:
+      description: ACME account URI, when it was given.
+      type: str
+    identifiers:
+      description: Names and addresses the certificate covers.
+      type: list
+      elements: str
+    not_before:
+      description: Start of validity (UTC, ISO 8601).
+      type: str
+    not_after:
+      description: End of validity (UTC, ISO 8601).
+      type: str
+    serial:
+      description: Serial number, hexadecimal.
+      type: str
+    key_type:
+      description: Type of the private key, for example V(ecdsa-p256).
+      type: str
+    issuer:
+      description: Issuer (RFC 4514).
+      type: str
+    subject:
+      description: Subject (RFC 4514).
+      type: str
+    obtained_at:
+      description: When this certificate was first stored (UTC, ISO 8601).
+      type: str
+    stored_at:
+      description: When the pointer was last written (UTC, ISO 8601).
+      type: str
+new_version:
+  description: Whether O(state=present) wrote a new version (false when only metadata changed).
+  returned: when O(state=present)
+  type: bool
+files:
+  description: Paths O(state=fetched) wrote (or would write in check mode).
+  returned: when O(state=fetched)
+  type: list
+  elements: str
+certificates:
+  description: One entry per certificate for O(state=info).
+  returned: when O(state=info)
+  type: list
+  elements: dict
+  contains:
+    name:
+      description: The certificate's name.
+      type: str
+    exists:
+      description: Whether a certificate is stored under this name.
+      type: bool
+    due:
+      description: Whether renewal is due (always true when nothing is stored).
+      type: bool
+    reason:
+      description: Why renewal is (not) due, as M(autotls.acme.acme_order) says it.
+      type: str
+    not_after:
+      description: End of validity (UTC, ISO 8601).
+      type: str
+    days_left:
+      description: Days until not_after.
+      type: float
+    renew_at:
+      description: When renewal becomes due (UTC, ISO 8601).
+      type: str
+    last_attempt:
+      description: When a renewal was last attempted (UTC, ISO 8601), if ever recorded.
+      type: str
+    last_error:
+      description: The error of the last attempt, or null when it succeeded.
+      type: str
+    last_success:
+      description: When an attempt last succeeded (UTC, ISO 8601).
+      type: str
+    consecutive_failures:
+      description: Failed attempts since the last success.
+      type: int
+due:
+  description: Names of the certificates that are due (or missing), for O(state=info).
+  returned: when O(state=info)
+  type: list
+  elements: str
+not_due:
+  description: Names of the certificates that are not due, for O(state=info).
+  returned: when O(state=info)
+  type: list
+  elements: str
+count:
+  description: Number of entries in RV(certificates).
+  returned: when O(state=info)
+  type: int
+lock:
+  description: The lock after O(state=locked) (or its current state in check mode).
+  returned: when O(state=locked)
+  type: dict
+  contains:
+    name:
+      description: Name of the lock (the directory's key and O(name)).
+      type: str
+    token:
+      description: Owner token; pass it as O(lock_token) to release or extend the lock. Not returned in check mode.
+      type: str
+    expires:
+      description: When the lock expires unless extended (UTC, ISO 8601).
+      type: str
+    ttl:
+      description: The lock's TTL in seconds.
+      type: float
+released:
+  description: Whether O(state=unlocked) released a lock (false when none was held).
+  returned: when O(state=unlocked)
+  type: bool
+status:
+  description: The recorded attempt status after O(state=attempted).
+  returned: when O(state=attempted)
+  type: dict
+warnings:
+  description: Housekeeping problems after a successful upload (the certificate is stored).
+  returned: when there were any
+  type: list
+  elements: str
+'''
+
+import grp
+import os
+import pwd
+
+from ansible.module_utils.basic import AnsibleModule
+
+from ansible_collections.autotls.acme.plugins.module_utils import _adapter
+from ansible_collections.autotls.acme.plugins.module_utils._argspec import STAGING_DIRECTORY
+from ansible_collections.autotls.acme.plugins.module_utils._engine import deps, fsio, keys, storage
+from ansible_collections.autotls.acme.plugins.module_utils._engine.errors import InputError
+from ansible_collections.autotls.acme.plugins.module_utils._engine.storage import bundles
+
+PARTS = ("private_key", "certificate", "chain", "fullchain")
+FILE_OF = {"private_key": bundles.KEY_FILE, "certificate": "cert.pem", "chain": "chain.pem",
+           "fullchain": "fullchain.pem"}
+
+
+def _ids(value, lookup, field):
+    if value is None:
+        return None
+    if value.isdigit():
+        return int(value)
+    try:
+        return lookup(value)
+    except KeyError:
+        raise InputError(field, "no such user or group %r" % value) from None
+
+
+def _mode(value, field, default):
+    if value is None:
+        return default
+    if isinstance(value, int):
+        mode = value
+    else:
+        try:
+            mode = int(str(value), 8)
+        except ValueError:
+            raise InputError(field, "must be an octal mode such as '0644', got %r" % value) from None
+    if not 0 <= mode <= 0o7777:
+        raise InputError(field, "%o is not a file mode" % mode)
+    return mode
+
+
+def _read_source(params, part):
+    """(bytes or None, field name) of one bundle part from its _path or _content option."""
+    path, content = params[part + "_path"], params[part + "_content"]
+    if path:
+        try:
+            with open(path, "rb") as handle:
+                return handle.read(), part + "_path"
+        except OSError as exc:
+            raise InputError(part + "_path", "cannot read %s: %s" % (path, exc.strerror or exc)) from None
+    if content is not None:
+        return content.encode(), part + "_content"
+    return None, part + "_path"
+
+
+def _present(module, store):
+    params = module.params
+    values, fields = {}, {}
+    for part in PARTS:
+        values[part], fields[part] = _read_source(params, part)
+    bundle = bundles.make_bundle(values["private_key"], values["certificate"], values["chain"], values["fullchain"],
+                                 fields=fields)
+    result = store.put(params["name"], bundle, account_uri=params["account_uri"], check_mode=module.check_mode)
+    out = {"changed": result["changed"], "certificate": result["after"], "new_version": result.get("new_version", False)}
+    if result.get("warnings"):
+        out["warnings"] = result["warnings"]
+    if result["changed"] and module._diff:
+        out["diff"] = {"before": result["before"] or {}, "after": result["after"]}
+    return out
+
+
+def _fetched(module, store):
+    params = module.params
+    got = store.get(params["name"])
+    if got is None:
+        raise InputError("name", "no certificate named %r is stored on %s for %s"
+                         % (params["name"], store.storage.describe(), store.directory))
+    bundle, pointer = got
+    owner = _ids(params["owner"], lambda n: pwd.getpwnam(n).pw_uid, "owner")
+    group = _ids(params["group"], lambda n: grp.getgrnam(n).gr_gid, "group")
+    key_mode = _mode(params["private_key_mode"], "private_key_mode", fsio.KEY_MODE)
+    cert_mode = _mode(params["mode"], "mode", fsio.PUBLIC_MODE)
+    files = bundle.files()
+    specs = []
+    for part in PARTS:
+        path = params[part + "_path"]
+        if path:
+            specs.append(fsio.FileSpec(path, files[FILE_OF[part]], key_mode if part == "private_key" else cert_mode,
+                                       owner=owner, group=group))
+    if module.check_mode:
+        changed = [spec.path for spec in specs if fsio.needs_write(spec)]
+    else:
+        changed = fsio.write_together(specs)
+    out = {"changed": bool(changed), "files": changed, "certificate": bundles.public_metadata(pointer)}
+    if changed and module._diff:
+        out["diff"] = {"before": _on_disk(params), "after": {"certificate": bundles.public_metadata(pointer),
+                                                            "files": changed}}
+    return out
+
+
+def _on_disk(params) -> dict:
+    """Metadata of the certificate currently at the destination, for the diff."""
+    for part in ("certificate", "fullchain"):
+        path = params[part + "_path"]
+        if path and os.path.isfile(path):
+            try:
+                return {"certificate": keys.parse_certificate(fsio.read_bytes(path)).to_result()}
+            except InputError:
+                return {"certificate": "unreadable %s" % path}
+    return {}
+
+
+def _lock_state_result(state) -> dict:
+    return state.to_result() if state else {}
+
+
+def _work(module) -> dict:
+    params = module.params
+    state = params["state"]
+    if params["name"] is not None:   # before a name can become a path or an object key
+        bundles.validate_name(params["name"], "name")
+    for name in params["names"] or []:
+        bundles.validate_name(name, "names")
+    backend = storage.open_backend(params["backend"], storage.options_from_params(params))
+    try:
+        store = bundles.CertificateStore(backend, params["acme_directory"])
+        result = {"changed": False, "storage": backend.describe()}
+        if state == "present":
+            result.update(_present(module, store))
+        elif state == "fetched":
+            result.update(_fetched(module, store))
+        elif state == "absent":
+            removed = store.remove(params["name"], check_mode=module.check_mode)
+            result["changed"] = removed["changed"]
+            if removed["changed"] and module._diff:
+                result["diff"] = {"before": removed["before"] or {"status": "recorded attempts"}, "after": {}}
+        elif state == "info":
+            names = params["names"] if params["names"] is not None else (
+                [params["name"]] if params["name"] else None)
+            result.update(store.info(names, renew_before_days=params["renew_before_days"]))
+        elif state == "locked":
+            before = store.lock_state(params["name"])
+            if module.check_mode:
+                result["changed"] = not before.held or bool(params["lock_token"])
+                result["lock"] = _lock_state_result(before)
+            else:
+                lock = store.lock(params["name"], params["lock_ttl"], timeout=params["lock_timeout"],
+                                  owner=params["lock_token"])
+                result.update(changed=True, lock=lock.to_result())
+            if result["changed"] and module._diff:
+                after = dict(result["lock"])
+                after.pop("token", None)
+                result["diff"] = {"before": {"lock": _lock_state_result(before)}, "after": {"lock": after}}
+        elif state == "unlocked":
+            before = store.lock_state(params["name"])
+            if module.check_mode:
+                released = before.held
+            else:
+                released = store.unlock(params["name"], params["lock_token"])
+            result.update(changed=released, released=released)
+            if released and module._diff:
+                result["diff"] = {"before": {"lock": _lock_state_result(before)}, "after": {"lock": None}}
+        elif state == "attempted":
+            recorded = store.record_attempt(params["name"], params["attempt_error"], check_mode=module.check_mode)
+            result.update(changed=True, status=recorded["after"])
+            if module._diff:
+                result["diff"] = {"before": recorded["before"], "after": recorded["after"]}
+        return result
+    finally:
+        backend.close()
+
+
+def main():
+    argument_spec = storage.argument_spec()
+    argument_spec.update(
+        state=dict(type="str", default="present",
+                   choices=["present", "fetched", "absent", "info", "locked", "unlocked", "attempted"]),
+        name=dict(type="str"),
+        names=dict(type="list", elements="str"),
+        acme_directory=dict(type="str", default=STAGING_DIRECTORY),
+        account_uri=dict(type="str"),
+        private_key_path=dict(type="path"),
+        private_key_content=dict(type="str", no_log=True),
+        certificate_path=dict(type="path"),
+        certificate_content=dict(type="str"),
+        chain_path=dict(type="path"),
+        chain_content=dict(type="str"),
+        fullchain_path=dict(type="path"),
+        fullchain_content=dict(type="str"),
+        owner=dict(type="str"),
+        group=dict(type="str"),
+        mode=dict(type="raw"),
+        private_key_mode=dict(type="raw", no_log=False),
+        renew_before_days=dict(type="float"),
+        lock_ttl=dict(type="float", default=900),
+        lock_timeout=dict(type="float", default=0),
+        lock_token=dict(type="str", no_log=False),
+        attempt_error=dict(type="str"),
+    )
+    module = AnsibleModule(
+        argument_spec=argument_spec,
+        mutually_exclusive=[("private_key_path", "private_key_content"), ("certificate_path", "certificate_content"),
+                            ("chain_path", "chain_content"), ("fullchain_path", "fullchain_content"),
+                            ("name", "names")],
+        required_if=[
+            ("state", "present", ("name",)),
+            ("state", "present", ("private_key_path", "private_key_content"), True),
+            ("state", "present", ("certificate_path", "certificate_content", "fullchain_path", "fullchain_content"),
+             True),
+            ("state", "fetched", ("name",)),
+            ("state", "fetched", ("private_key_path", "certificate_path", "chain_path", "fullchain_path"), True),
+            ("state", "absent", ("name",)),
+            ("state", "locked", ("name",)),
+            ("state", "unlocked", ("name", "lock_token")),
+            ("state", "attempted", ("name",)),
+        ],
+        supports_check_mode=True,
+    )
+    groups = {"s3": [deps.S3], "redis": [deps.REDIS]}.get(module.params["backend"], [])
+    if module.params["state"] in ("present", "fetched"):
+        groups.append(deps.CRYPTO)
+    _adapter.require_libraries(module, *groups)
+    module.exit_json(**_adapter.run(module, lambda: _work(module)))
+
+
+if __name__ == "__main__":
+    main()
