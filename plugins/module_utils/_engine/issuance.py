@@ -94,8 +94,13 @@ def _key_source(request: CertificateRequest):
             key = keys.load_private_key(existing, "private_key_path")
     if key is None:
         key = keys.generate_private_key(request.key_type)
-    return (lambda identifiers: keys.make_csr(key, identifiers)), keys.private_key_to_pem(key), \
-        keys.public_key_sha256(key)
+    def csr_for(order_identifiers):
+        if set(order_identifiers) != set(request.identifiers):
+            raise InputError("identifiers", "the order is for %s, not for the requested %s" % (
+                ", ".join(sorted(i.value for i in order_identifiers)),
+                ", ".join(sorted(i.value for i in request.identifiers))))
+        return keys.make_csr(key, request.identifiers)  # the caller's order: the first name becomes the CN
+    return csr_for, keys.private_key_to_pem(key), keys.public_key_sha256(key)
 
 
 def finish(client, request: CertificateRequest, order_url: str, reason: str = "") -> dict:
