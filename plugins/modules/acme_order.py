@@ -97,6 +97,73 @@ options:
   group:
     description: Group (name or gid) of the written files.
     type: str
+  certificates:
+    description:
+      - Several certificate requests in one task, worked on concurrently (see O(concurrency)); each succeeds or
+        fails on its own and gets its own entry in RV(certificates).
+      - Each entry takes the per-certificate options below; options not given in an entry come from the
+        top level (for example O(webroot), O(key_type), O(renew_before_days)).
+      - Mutually exclusive with O(identifiers), O(csr), O(csr_content) and O(order_url) at the top level.
+    type: list
+    elements: dict
+    suboptions:
+      name:
+        description: A label for the result; defaults to the first identifier.
+        type: str
+      identifiers:
+        description: As O(identifiers).
+        type: list
+        elements: str
+      order_url:
+        description: As O(order_url), for the second step of this certificate.
+        type: str
+      private_key_path:
+        description: As O(private_key_path).
+        type: path
+      certificate_path:
+        description: As O(certificate_path).
+        type: path
+      chain_path:
+        description: As O(chain_path).
+        type: path
+      fullchain_path:
+        description: As O(fullchain_path).
+        type: path
+      key_type:
+        description: As O(key_type).
+        type: str
+        choices: [ecdsa-p256, ecdsa-p384, rsa-2048, rsa-3072, rsa-4096]
+      reuse_key:
+        description: As O(reuse_key).
+        type: bool
+      csr:
+        description: As O(csr).
+        type: path
+      csr_content:
+        description: As O(csr_content).
+        type: str
+      existing_certificate_content:
+        description: As O(existing_certificate_content).
+        type: str
+      renew_before_days:
+        description: As O(renew_before_days).
+        type: float
+      force:
+        description: As O(force).
+        type: bool
+      preferred_chain:
+        description: As O(preferred_chain).
+        type: str
+  concurrency:
+    description: How many certificates of O(certificates) are worked on at the same time.
+    type: int
+    default: 4
+  fail_on_error:
+    description:
+      - With O(certificates), fail the task when any certificate failed (after all were tried). With V(false),
+        the task succeeds and reports failures in RV(certificates) and RV(failed_count).
+    type: bool
+    default: true
 seealso:
   - module: autotls.acme.acme_account
   - name: RFC 8555, section 8.3 (HTTP Challenge)
@@ -144,6 +211,23 @@ EXAMPLES = r'''
   delegate_to: localhost
   run_once: true
   when: www_order.order_url is defined
+
+- name: Many certificates in one task, four at a time
+  autotls.acme.acme_order:
+    account_key_path: /etc/autotls/account.key
+    webroot: /var/www/acme
+    concurrency: 4
+    fail_on_error: false
+    certificates:
+      - name: www
+        identifiers: [www.example.com]
+        private_key_path: /etc/ssl/private/www.key
+        fullchain_path: /etc/ssl/certs/www.pem
+      - name: api
+        identifiers: [api.example.com]
+        private_key_path: /etc/ssl/private/api.key
+        fullchain_path: /etc/ssl/certs/api.pem
+  register: issued
 '''
 
 RETURN = r'''
@@ -178,7 +262,9 @@ order_url:
   returned: when an order was created or completed
   type: str
 challenge_files:
-  description: Files to publish before the second call (first step of the two-step flow).
+  description:
+    - Files to publish before the second call (first step of the two-step flow).
+    - With O(certificates), the files of every certificate, each with an extra C(certificate) naming it.
   returned: when an order was created without O(webroot)
   type: list
   elements: dict
@@ -232,19 +318,35 @@ chain_pem:
   type: str
 fullchain_pem:
   description: Leaf followed by intermediates, PEM.
-  returned: when renewed
+  returned: when renewed (single-certificate form)
   type: str
+certificates:
+  description:
+    - One result per entry of O(certificates), in the same order, each with the fields above (without the PEM
+      contents) plus C(name), C(failed) and, for a failed entry, C(msg) and the error's structured details.
+  returned: with O(certificates)
+  type: list
+  elements: dict
+failed_count:
+  description: How many entries of O(certificates) failed.
+  returned: with O(certificates)
+  type: int
+renewed_count:
+  description: How many entries of O(certificates) got a new certificate.
+  returned: with O(certificates)
+  type: int
 '''
 
 import grp
 import pwd
+import threading
 
 from ansible.module_utils.basic import AnsibleModule
 
 from ansible_collections.autotls.acme.plugins.module_utils import _adapter
 from ansible_collections.autotls.acme.plugins.module_utils._argspec import (
     ACME_MUTUALLY_EXCLUSIVE, ACME_REQUIRED_ONE_OF, acme_argument_spec)
-from ansible_collections.autotls.acme.plugins.module_utils._engine import account, deps, issuance, keys, order
+from ansible_collections.autotls.acme.plugins.module_utils._engine import account, batch, deps, issuance, keys, order
 from ansible_collections.autotls.acme.plugins.module_utils._engine.errors import InputError
 
 
@@ -303,18 +405,18 @@ def _account_client(module):
     return client
 
 
-def _work(module) -> dict:
-    params = module.params
+def _one(module, get_client, params) -> dict:
+    """One certificate: decide, then order / finish / issue as the parameters ask."""
     request = _request(params)
     if params["order_url"]:  # second step: the caller says the files are published
         if module.check_mode:
             return {"changed": True, "renewed": False, "reason": "would validate and finalize the order",
                     "order_url": params["order_url"]}
-        return issuance.finish(_account_client(module), request, params["order_url"], reason="order completed")
+        return issuance.finish(get_client(), request, params["order_url"], reason="order completed")
     decision = issuance.plan(request, params["acme_directory"])
-    if not decision.due:
-        return issuance.not_due_result(decision, request)
     result = issuance.not_due_result(decision, request)
+    if not decision.due:
+        return result
     result.update(changed=True, reason=decision.reason)
     if module._diff:
         result["diff"] = {"before": result.get("certificate", {}),
@@ -322,14 +424,58 @@ def _work(module) -> dict:
                               i.value for i in request.identifiers)}}
     if module.check_mode:
         return result
-    client = _account_client(module)
     if params["webroot"]:
-        result.update(issuance.issue_with_webroot(client, request, params["webroot"], decision.reason))
+        result.update(issuance.issue_with_webroot(get_client(), request, params["webroot"], decision.reason))
         return result
-    pending = order.create(client, request.identifiers)
+    pending = order.create(get_client(), request.identifiers)
     result.update(pending.to_result())
     result.update(renewed=False, order_status=pending.status)
     return result
+
+
+def _batch(module) -> dict:
+    """The certificates form: every request on its own, a bounded pool working on them."""
+    params = module.params
+    if params["concurrency"] < 1:
+        raise InputError("concurrency", "must be at least 1")
+    lock = threading.Lock()
+    shared = {}
+
+    def client_for_this_thread():
+        with lock:
+            if "client" not in shared:
+                shared["client"] = _account_client(module)
+        return shared["client"].clone()
+
+    items = []
+    for index, item in enumerate(params["certificates"]):
+        merged = dict(params)
+        merged.update({key: value for key, value in item.items() if value is not None})
+        merged["name"] = item.get("name") or (item.get("identifiers") or ["certificate %d" % index])[0]
+        items.append(merged)
+    results = batch.run(items, lambda get_client, item: _one(module, get_client, item), client_for_this_thread,
+                        params["concurrency"])
+    challenge_files = []
+    for item, result in zip(items, results):
+        result["name"] = item["name"]
+        for pem in ("certificate_pem", "chain_pem", "fullchain_pem"):
+            result.pop(pem, None)  # on disk already; keeps the result small for hundreds of certificates
+        for entry in result.get("challenge_files", []):
+            challenge_files.append(dict(entry, certificate=item["name"]))
+    failed = [r for r in results if r.get("failed")]
+    out = {"changed": any(r.get("changed") for r in results), "certificates": results,
+           "challenge_files": challenge_files, "failed_count": len(failed),
+           "renewed_count": len([r for r in results if r.get("renewed")])}
+    if failed and params["fail_on_error"]:
+        module.fail_json(msg="%d of %d certificates failed: %s" % (len(failed), len(results), "; ".join(
+            "%s: %s" % (r["name"], r["msg"]) for r in failed)), **out)
+    return out
+
+
+def _work(module) -> dict:
+    if module.params["certificates"] is not None:
+        return _batch(module)
+    return _one(module, lambda: _account_client(module), module.params)
 
 
 def main():
@@ -352,11 +498,32 @@ def main():
         preferred_chain=dict(type="str"),
         owner=dict(type="str"),
         group=dict(type="str"),
+        certificates=dict(type="list", elements="dict", options=dict(
+            name=dict(type="str"),
+            identifiers=dict(type="list", elements="str"),
+            order_url=dict(type="str"),
+            private_key_path=dict(type="path"),
+            certificate_path=dict(type="path"),
+            chain_path=dict(type="path"),
+            fullchain_path=dict(type="path"),
+            key_type=dict(type="str", choices=list(keys.KEY_TYPES)),
+            reuse_key=dict(type="bool"),
+            csr=dict(type="path"),
+            csr_content=dict(type="str"),
+            existing_certificate_content=dict(type="str"),
+            renew_before_days=dict(type="float"),
+            force=dict(type="bool"),
+            preferred_chain=dict(type="str"),
+        )),
+        concurrency=dict(type="int", default=4),
+        fail_on_error=dict(type="bool", default=True),
     )
     module = AnsibleModule(
         argument_spec=argument_spec,
-        mutually_exclusive=ACME_MUTUALLY_EXCLUSIVE + [("webroot", "order_url"), ("csr", "csr_content")],
-        required_one_of=ACME_REQUIRED_ONE_OF + [("identifiers", "csr", "csr_content")],
+        mutually_exclusive=ACME_MUTUALLY_EXCLUSIVE + [
+            ("webroot", "order_url"), ("csr", "csr_content"), ("certificates", "identifiers"),
+            ("certificates", "csr"), ("certificates", "csr_content"), ("certificates", "order_url")],
+        required_one_of=ACME_REQUIRED_ONE_OF + [("identifiers", "csr", "csr_content", "certificates")],
         supports_check_mode=True,
     )
     _adapter.require_libraries(module, deps.ACME)

@@ -168,6 +168,14 @@ class AcmeClient:
         other._directory = self._directory
         return other
 
+    def clone(self) -> "AcmeClient":
+        """Same CA, key and account, own network state (one per thread)."""
+        directory = self.directory  # fetched once, shared by every clone
+        other = AcmeClient(self.directory_url, self.account_key, **self._settings)
+        other._directory = directory
+        other.use_account(self.net.account)
+        return other
+
     # -- plumbing -----------------------------------------------------------
     @property
     def directory(self):

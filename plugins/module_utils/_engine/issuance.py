@@ -94,6 +94,7 @@ def _key_source(request: CertificateRequest):
             key = keys.load_private_key(existing, "private_key_path")
     if key is None:
         key = keys.generate_private_key(request.key_type)
+
     def csr_for(order_identifiers):
         if set(order_identifiers) != set(request.identifiers):
             raise InputError("identifiers", "the order is for %s, not for the requested %s" % (

@@ -65,3 +65,12 @@ def test_own_csr_and_preferred_chain(play, stack):
     # the chain leads to the alternate root, and does not verify against the default one
     assert openssl_verify(stack, os.path.join(out, "fullchain.pem"), root_index=1).returncode == 0
     assert openssl_verify(stack, os.path.join(out, "fullchain.pem"), root_index=0).returncode != 0
+
+
+def test_batch(play, stack):
+    play.run("account_setup.yml")
+    play.run("batch.yml")
+    for index in range(5):
+        path = os.path.join(str(play.workdir), "batch", "b%d" % index, "fullchain.pem")
+        assert openssl_verify(stack, path).returncode == 0
+    assert not os.path.exists(os.path.join(str(play.workdir), "batch", "broken"))
