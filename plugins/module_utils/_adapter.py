@@ -33,11 +33,12 @@ def client_from_params(module, account_key):
     directory = params["acme_directory"]
     if not directory or not directory.startswith("https://"):
         raise InputError("acme_directory", "must be an https:// URL, got %r" % directory)
-    if params["ca_bundle"] and not os.path.isfile(params["ca_bundle"]):
+    ca_bundle = params["ca_bundle"] or None  # "" means unset (roles pass variables through)
+    if ca_bundle and not os.path.isfile(ca_bundle):
         raise InputError("ca_bundle", "%s is not a readable file" % params["ca_bundle"])
     for name in ("request_timeout", "retry_timeout", "poll_timeout"):
         if params[name] is not None and params[name] <= 0:
             raise InputError(name, "must be a positive number of seconds")
-    return AcmeClient(directory, account_key, ca_bundle=params["ca_bundle"],
+    return AcmeClient(directory, account_key, ca_bundle=ca_bundle,
                       request_timeout=params["request_timeout"], retry_timeout=params["retry_timeout"],
                       poll_timeout=params["poll_timeout"])

@@ -154,6 +154,11 @@ options:
       preferred_chain:
         description: As O(preferred_chain).
         type: str
+  order_urls:
+    description:
+      - Second step of the two-step flow for O(certificates) - the RV(order_urls) of the first step, mapping
+        certificate names to order URLs. Entries without an order URL are skipped.
+    type: dict
   concurrency:
     description: How many certificates of O(certificates) are worked on at the same time.
     type: int
@@ -327,6 +332,10 @@ certificates:
   returned: with O(certificates)
   type: list
   elements: dict
+order_urls:
+  description: Names of O(certificates) mapped to the orders this task created; pass it back as O(order_urls).
+  returned: with O(certificates)
+  type: dict
 failed_count:
   description: How many entries of O(certificates) failed.
   returned: with O(certificates)
@@ -448,13 +457,21 @@ def _batch(module) -> dict:
         return shared["client"].clone()
 
     items = []
+    order_urls = params["order_urls"] or {}
     for index, item in enumerate(params["certificates"]):
         merged = dict(params)
         merged.update({key: value for key, value in item.items() if value is not None})
         merged["name"] = item.get("name") or (item.get("identifiers") or ["certificate %d" % index])[0]
+        if params["order_urls"] is not None:
+            merged["order_url"] = order_urls.get(merged["name"])
         items.append(merged)
-    results = batch.run(items, lambda get_client, item: _one(module, get_client, item), client_for_this_thread,
-                        params["concurrency"])
+
+    def work(get_client, item):
+        if params["order_urls"] is not None and not item["order_url"]:
+            return {"changed": False, "renewed": False, "skipped": True, "reason": "no order to complete"}
+        return _one(module, get_client, item)
+
+    results = batch.run(items, work, client_for_this_thread, params["concurrency"])
     challenge_files = []
     for item, result in zip(items, results):
         result["name"] = item["name"]
@@ -465,6 +482,7 @@ def _batch(module) -> dict:
     failed = [r for r in results if r.get("failed")]
     out = {"changed": any(r.get("changed") for r in results), "certificates": results,
            "challenge_files": challenge_files, "failed_count": len(failed),
+           "order_urls": {r["name"]: r["order_url"] for r in results if r.get("order_url") and not r.get("renewed")},
            "renewed_count": len([r for r in results if r.get("renewed")])}
     if failed and params["fail_on_error"]:
         module.fail_json(msg="%d of %d certificates failed: %s" % (len(failed), len(results), "; ".join(
@@ -515,6 +533,7 @@ def main():
             force=dict(type="bool"),
             preferred_chain=dict(type="str"),
         )),
+        order_urls=dict(type="dict"),
         concurrency=dict(type="int", default=4),
         fail_on_error=dict(type="bool", default=True),
     )
@@ -522,7 +541,8 @@ def main():
         argument_spec=argument_spec,
         mutually_exclusive=ACME_MUTUALLY_EXCLUSIVE + [
             ("webroot", "order_url"), ("csr", "csr_content"), ("certificates", "identifiers"),
-            ("certificates", "csr"), ("certificates", "csr_content"), ("certificates", "order_url")],
+            ("certificates", "csr"), ("certificates", "csr_content"), ("certificates", "order_url"),
+            ("identifiers", "order_urls")],
         required_one_of=ACME_REQUIRED_ONE_OF + [("identifiers", "csr", "csr_content", "certificates")],
         supports_check_mode=True,
     )

@@ -1,0 +1,154 @@
+#!/usr/bin/python
+# -*- coding: utf-8 -*-
+# Copyright: autotls.acme contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+from __future__ import annotations
+
+DOCUMENTATION = r'''
+---
+module: tls_check
+short_description: Check that TLS servers serve the certificates they should
+version_added: 0.1.0
+description:
+  - Connects to each address and port with the given SNI name, reads the certificate the server presents and
+    compares its serial number with the expected one.
+  - One task checks many names, so verifying every certificate of a host costs one task.
+  - Fails naming the address, name and both serials when a server presents another certificate (for example
+    because it was never reloaded after a renewal).
+author:
+  - autotls.acme maintainers (@autotls)
+extends_documentation_fragment:
+  - autotls.acme.attributes
+attributes:
+  check_mode:
+    support: full
+    details: Only reads; runs the same in check mode.
+  diff_mode:
+    support: none
+options:
+  checks:
+    description: What to check.
+    type: list
+    elements: dict
+    required: true
+    suboptions:
+      address:
+        description: Address to connect to.
+        type: str
+        required: true
+      port:
+        description: TCP port.
+        type: int
+        default: 443
+      server_name:
+        description: SNI name to send (usually the certificate's first name).
+        type: str
+        required: true
+      expected_serial:
+        description: Hexadecimal serial the server must present; when omitted, the certificate is only reported.
+        type: str
+      name:
+        description: A label for messages and results.
+        type: str
+  ca_bundle:
+    description: When set, the presented chain must also verify against these CA certificates.
+    type: path
+  timeout:
+    description: Seconds for each connection and handshake.
+    type: float
+    default: 10
+seealso:
+  - module: autotls.acme.acme_order
+'''
+
+EXAMPLES = r'''
+---
+- name: The web server serves the certificate that was deployed
+  autotls.acme.tls_check:
+    checks:
+      - address: "{{ ansible_host }}"
+        port: 443
+        server_name: www.example.com
+        expected_serial: "{{ deployed.certificate.serial }}"
+  delegate_to: localhost
+'''
+
+RETURN = r'''
+served:
+  description: What each server presented, in the order of O(checks).
+  returned: always
+  type: list
+  elements: dict
+  contains:
+    name:
+      description: The check's label.
+      type: str
+    address:
+      description: Address connected to.
+      type: str
+    port:
+      description: Port connected to.
+      type: int
+    server_name:
+      description: SNI name sent.
+      type: str
+    serial:
+      description: Serial of the presented certificate, hexadecimal.
+      type: str
+    not_after:
+      description: Expiry of the presented certificate.
+      type: str
+    identifiers:
+      description: Names the presented certificate covers.
+      type: list
+      elements: str
+    matches:
+      description: Whether the serial is the expected one (true when none was expected).
+      type: bool
+'''
+
+from ansible.module_utils.basic import AnsibleModule
+
+from ansible_collections.autotls.acme.plugins.module_utils import _adapter
+from ansible_collections.autotls.acme.plugins.module_utils._engine import deps, probe
+from ansible_collections.autotls.acme.plugins.module_utils._engine.errors import EngineError
+
+
+def _work(module) -> dict:
+    served, mismatches = [], []
+    for check in module.params["checks"]:
+        result = probe.served_certificate(check["address"], check["port"], check["server_name"],
+                                          module.params["timeout"], module.params["ca_bundle"])
+        result["name"] = check["name"] or check["server_name"]
+        expected = (check["expected_serial"] or "").lower().lstrip("0")
+        result["matches"] = not expected or result["serial"].lstrip("0") == expected
+        if not result["matches"]:
+            mismatches.append("%s:%s (SNI %s) serves serial %s, expected %s" % (
+                check["address"], check["port"], check["server_name"], result["serial"], check["expected_serial"]))
+        served.append(result)
+    if mismatches:
+        raise EngineError("served certificate differs from the deployed one: " + "; ".join(mismatches), served=served)
+    return {"changed": False, "served": served}
+
+
+def main():
+    module = AnsibleModule(
+        argument_spec=dict(
+            checks=dict(type="list", elements="dict", required=True, options=dict(
+                address=dict(type="str", required=True),
+                port=dict(type="int", default=443),
+                server_name=dict(type="str", required=True),
+                expected_serial=dict(type="str"),
+                name=dict(type="str"),
+            )),
+            ca_bundle=dict(type="path"),
+            timeout=dict(type="float", default=10),
+        ),
+        supports_check_mode=True,
+    )
+    _adapter.require_libraries(module, deps.CRYPTO)
+    module.exit_json(**_adapter.run(module, lambda: _work(module)))
+
+
+if __name__ == "__main__":
+    main()
