@@ -100,6 +100,7 @@ write_nginx_config() {  # write_nginx_config ADDR WEBROOT
     local addr=$1 root=$2 NGX
     NGX=$(nginx_dir "$addr")
     mkdir -p "$NGX/sites" "$root/.well-known/acme-challenge"
+    rm -f "$NGX/sites/"*.conf  # a fresh stack serves nothing that an earlier test added
     local servers="
     server {
         listen $addr:5002;

@@ -57,6 +57,12 @@ options:
     description: Seconds for each connection and handshake.
     type: float
     default: 10
+  settle_timeout:
+    description:
+      - Seconds to keep probing a server that presents another certificate or refuses connections, because a
+        reload takes effect asynchronously (nginx starts new workers after C(nginx -s reload) returns).
+    type: float
+    default: 10
 seealso:
   - module: autotls.acme.acme_order
 '''
@@ -107,6 +113,8 @@ served:
       type: bool
 '''
 
+import time
+
 from ansible.module_utils.basic import AnsibleModule
 
 from ansible_collections.autotls.acme.plugins.module_utils import _adapter
@@ -114,13 +122,27 @@ from ansible_collections.autotls.acme.plugins.module_utils._engine import deps, 
 from ansible_collections.autotls.acme.plugins.module_utils._engine.errors import EngineError
 
 
+def _probe_until_settled(module, check, expected) -> dict:
+    """Probe; while the server is not (yet) presenting the expected certificate, retry until settle_timeout."""
+    deadline = time.monotonic() + module.params["settle_timeout"]
+    while True:
+        try:
+            result = probe.served_certificate(check["address"], check["port"], check["server_name"],
+                                              module.params["timeout"], module.params["ca_bundle"])
+            if not expected or result["serial"].lstrip("0") == expected or time.monotonic() >= deadline:
+                return result
+        except EngineError:
+            if time.monotonic() >= deadline:
+                raise
+        time.sleep(0.2)
+
+
 def _work(module) -> dict:
     served, mismatches = [], []
     for check in module.params["checks"]:
-        result = probe.served_certificate(check["address"], check["port"], check["server_name"],
-                                          module.params["timeout"], module.params["ca_bundle"])
-        result["name"] = check["name"] or check["server_name"]
         expected = (check["expected_serial"] or "").lower().lstrip("0")
+        result = _probe_until_settled(module, check, expected)
+        result["name"] = check["name"] or check["server_name"]
         result["matches"] = not expected or result["serial"].lstrip("0") == expected
         if not result["matches"]:
             mismatches.append("%s:%s (SNI %s) serves serial %s, expected %s" % (
@@ -143,6 +165,7 @@ def main():
             )),
             ca_bundle=dict(type="path"),
             timeout=dict(type="float", default=10),
+            settle_timeout=dict(type="float", default=10),
         ),
         supports_check_mode=True,
     )

@@ -39,7 +39,7 @@ def run(items: list, work, client_factory=None, concurrency: int = DEFAULT_CONCU
             result.setdefault("failed", False)
             return result
         except EngineError as error:
-            result = {"failed": True, "changed": False, "msg": error.msg}
+            result = {"failed": True, "changed": False, "renewed": False, "msg": error.msg}
             result.update(error.to_result())
             return result
 

@@ -7,7 +7,7 @@ import pytest
 
 from ansible_collections.autotls.acme.plugins.module_utils._engine import keys
 
-from .conftest import openssl_verify, pebble_root
+from ..conftest import openssl_verify, pebble_root
 
 pytestmark = pytest.mark.issuance
 

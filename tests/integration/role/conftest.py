@@ -1,0 +1,132 @@
+"""Two web hosts (nginx on 127.0.0.1 and 127.0.0.2) for the certificate role, on the Pebble stack."""
+import json
+import os
+import re
+import socket
+import ssl
+import subprocess
+
+import pytest
+import yaml
+
+from ..conftest import ROOT, WEB_ADDRS, pebble_root
+
+SITE = os.path.join(ROOT, "playbooks", "site.yml")
+HOSTS = {"web1": WEB_ADDRS[0], "web2": WEB_ADDRS[1]}
+TLS_PORT = 8443
+
+
+def nginx_dir(addr):
+    return os.path.join(ROOT, "build", "stack", "nginx-" + addr)
+
+
+def nginx_cmd(addr, *args):
+    prefix = nginx_dir(addr)
+    return " ".join(["nginx", "-p", prefix + "/", "-c", prefix + "/nginx.conf"] + list(args))
+
+
+class Fleet:
+    """An inventory of two web hosts served by the stack's nginx instances, plus probes."""
+
+    def __init__(self, play, stack, workdir):
+        self.play, self.stack, self.workdir = play, stack, workdir
+        self.store = os.path.join(workdir, "store")
+        self.inventory = os.path.join(workdir, "inventory.yml")
+        self.certificates = [{"name": "site", "identifiers": ["site.example.com", "www.site.example.com"],
+                              "services": ["nginx"]}]
+        self.write_inventory()
+        for host, addr in HOSTS.items():
+            self.write_site(host, addr)
+
+    def deploy_dir(self, host):
+        return os.path.join(self.workdir, host, "live")
+
+    def write_inventory(self, **group_vars):
+        hosts = {}
+        for host, addr in HOSTS.items():
+            hosts[host] = {
+                "ansible_host": addr,
+                "certificate_webroot": os.path.join(ROOT, "build", "stack", "webroot-" + addr),
+                "certificate_deploy_dir": self.deploy_dir(host),
+                "certificate_service_commands": {"nginx": {"check": nginx_cmd(addr, "-t", "-q"),
+                                                           "reload": nginx_cmd(addr, "-s", "reload")}},
+            }
+        variables = {
+            "ansible_connection": "local",
+            "ansible_python_interpreter": subprocess.run(["which", "python3"], capture_output=True, text=True,
+                                                         check=True).stdout.strip(),
+            "certificate_contact_email": "ops@example.com",
+            "certificate_terms_agreed": True,
+            "certificate_acme_directory": self.stack["ACME_DIRECTORY"],
+            "certificate_ca_bundle": self.stack["ACME_CA_BUNDLE"],
+            "certificate_account_key_path": os.path.join(self.workdir, "account.key"),
+            "certificate_storage": {"backend": "local", "local_path": self.store},
+            "certificate_list": self.certificates,
+            "certificate_owner": "root",
+            "certificate_group": "root",
+            "certificate_verify_port": TLS_PORT,
+        }
+        variables.update(group_vars)
+        with open(self.inventory, "w") as handle:
+            yaml.safe_dump({"all": {"children": {"web": {"hosts": hosts, "vars": variables}}}}, handle)
+
+    def write_site(self, host, addr, extra=""):
+        live = os.path.join(self.deploy_dir(host), "site")
+        conf = """
+server {
+    listen %s:%d ssl;
+    server_name site.example.com www.site.example.com;
+    ssl_certificate %s/fullchain.pem;
+    ssl_certificate_key %s/privkey.pem;
+    location / { return 200 "%s\\n"; }
+}
+%s""" % (addr, TLS_PORT, live, live, host, extra)
+        with open(os.path.join(nginx_dir(addr), "sites", "site.conf"), "w") as handle:
+            handle.write(conf)
+
+    def site(self, expect_rc=0, check=False, **extra_vars):
+        return self.play.run(SITE, extra_vars, inventory=self.inventory, expect_rc=expect_rc, check=check)
+
+    def served(self, addr, name="site.example.com", verify=True):
+        """(serial, chain verified) of what nginx at addr serves for SNI name."""
+        root_path = os.path.join(self.workdir, "pebble-root.pem")
+        with open(root_path, "w") as handle:
+            handle.write(pebble_root(self.stack))
+        context = ssl.create_default_context(cafile=root_path) if verify else ssl._create_unverified_context()
+        with socket.create_connection((addr, TLS_PORT), timeout=5) as sock:
+            with context.wrap_socket(sock, server_hostname=name) as tls:
+                der = tls.getpeercert(binary_form=True)
+        from cryptography import x509
+        return "%x" % x509.load_der_x509_certificate(der).serial_number
+
+    def stored_serial(self, name="site"):
+        for root, _dirs, files in os.walk(self.store):
+            for filename in files:
+                if filename == "current.json" and os.path.basename(root) == name:
+                    with open(os.path.join(root, filename)) as handle:
+                        return json.load(handle)["serial"]
+        return None
+
+
+def new_orders():
+    """How many orders Pebble has created since it started."""
+    with open(os.path.join(ROOT, "build", "stack", "pebble.log")) as handle:
+        return len(re.findall(r"POST /order-plz", handle.read()))
+
+
+def recap_changed(output):
+    return {host: int(changed) for host, changed in re.findall(r"^(\S+)\s+: ok=\d+\s+changed=(\d+)", output, re.M)}
+
+
+@pytest.fixture
+def fleet(play, stack, tmp_path):
+    made = Fleet(play, stack, str(tmp_path))
+    yield made
+    for addr in HOSTS.values():
+        for conf in ("site.conf",):
+            path = os.path.join(nginx_dir(addr), "sites", conf)
+            if os.path.exists(path):
+                os.unlink(path)
+        subprocess.run(nginx_cmd(addr, "-s", "reload").split(), check=False, capture_output=True)
+    subprocess.run(["curl", "-s", "-X", "POST", "-d", json.dumps({"host": "site.example.com"}),
+                    stack["CHALLTESTSRV"] + "/clear-a"], check=False, capture_output=True)

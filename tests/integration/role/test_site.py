@@ -1,0 +1,77 @@
+"""playbooks/site.yml end to end: Pebble, storage, two real nginx web hosts, handlers, verification."""
+import json
+import os
+import subprocess
+
+import pytest
+
+from .conftest import HOSTS, nginx_dir, new_orders, recap_changed
+
+pytestmark = pytest.mark.role
+
+
+def test_issue_serve_idempotent_redeploy_and_renew(fleet):
+    orders = new_orders()
+    fleet.site()
+    assert new_orders() == orders + 1  # one order for the whole fleet
+    stored = fleet.stored_serial()
+    for addr in HOSTS.values():
+        assert fleet.served(addr) == stored  # chain verified against Pebble's root, SNI set
+    key = os.path.join(fleet.deploy_dir("web1"), "site", "privkey.pem")
+    assert oct(os.stat(key).st_mode & 0o777) == "0o600"
+
+    # Second run: nothing changes, nothing is ordered.
+    out = fleet.site()
+    assert set(recap_changed(out).values()) == {0}, out[-2000:]
+    assert new_orders() == orders + 1
+
+    # A rebuilt host: its files are gone; they come back from storage, no order.
+    for name in ("privkey.pem", "cert.pem", "chain.pem", "fullchain.pem"):
+        os.unlink(os.path.join(fleet.deploy_dir("web2"), "site", name))
+    fleet.site()
+    assert new_orders() == orders + 1
+    assert fleet.served(HOSTS["web2"]) == stored
+
+    # Forced renewal: a new serial is served after the handler's reload.
+    fleet.site(certificate_force_renewal=True)
+    assert new_orders() == orders + 2
+    renewed = fleet.stored_serial()
+    assert renewed != stored
+    for addr in HOSTS.values():
+        assert fleet.served(addr) == renewed
+
+
+def test_load_balanced_http01_reaches_the_other_host(fleet, stack):
+    # The CA's DNS sends site.example.com to web2, which did not run the ACME tasks:
+    # issuance works only because the token was published on every host.
+    for name in fleet.certificates[0]["identifiers"]:
+        subprocess.run(["curl", "-s", "-X", "POST", "-d", json.dumps({"host": name, "addresses": [HOSTS["web2"]]}),
+                        stack["CHALLTESTSRV"] + "/add-a"], check=True, capture_output=True)
+    log = os.path.join(nginx_dir(HOSTS["web2"]), "access.log")
+    before = open(log).read().count("/.well-known/acme-challenge/") if os.path.exists(log) else 0
+    fleet.site(certificate_force_renewal=True)
+    after = open(log).read().count("/.well-known/acme-challenge/")
+    assert after > before  # the CA really validated against web2
+    assert fleet.served(HOSTS["web1"]) == fleet.served(HOSTS["web2"]) == fleet.stored_serial()
+
+
+def test_broken_server_config_fails_loudly_and_keeps_serving(fleet):
+    fleet.site()
+    old = fleet.stored_serial()
+    fleet.write_site("web1", HOSTS["web1"], extra="this is not nginx syntax;\n")
+    out = fleet.site(expect_rc=2, certificate_force_renewal=True)
+    assert "nginx" in out and ("unknown directive" in out or "emerg" in out), out[-3000:]
+    assert fleet.served(HOSTS["web1"]) == old  # the previous certificate keeps being served
+    # Fixed configuration: the next run notices the stale server and reloads it.
+    fleet.write_site("web1", HOSTS["web1"])
+    fleet.site()
+    assert fleet.served(HOSTS["web1"]) == fleet.stored_serial() != old
+
+
+def test_check_mode_orders_nothing(fleet):
+    orders = new_orders()
+    out = fleet.site(check=True)
+    assert "would order: site" in out
+    assert new_orders() == orders
+    assert not os.path.exists(os.path.join(fleet.deploy_dir("web1"), "site"))
+    assert fleet.stored_serial() is None

@@ -1,0 +1,107 @@
+"""Measure `cert_store state: info` over many stored certificates (not part of the test run).
+
+    eval "$(scripts/services.sh env)"
+    PYTHONPATH=build/collections python3 -m tests.integration.storage.bench_info --count 500
+
+Fills a local store and an S3 prefix (moto) with COUNT certificates of one ACME directory, then times
+  * the engine alone: open the backend + CertificateStore.info() over all of them;
+  * the module: one `autotls.acme.cert_store` task with state=info through ansible-playbook (the task alone,
+    measured between two controller-side timestamps, and the whole ansible-playbook run).
+"""
+import argparse
+import datetime
+import json
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+
+from ansible_collections.autotls.acme.plugins.module_utils._engine.storage import bundles, open_backend
+
+from .pki import CA
+
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))))
+DIRECTORY = "https://acme.example.test/bench/directory"
+
+
+def fill(kind, options, count, ca):
+    store = bundles.CertificateStore(open_backend(kind, options), DIRECTORY)
+    now = datetime.datetime.now(datetime.timezone.utc)
+    started = time.monotonic()
+    for i in range(count):
+        parts = ca.issue(("b%d.example.com" % i,), not_before=now - datetime.timedelta(days=i % 90))
+        store.put("cert-%04d" % i, bundles.make_bundle(*parts))
+    return time.monotonic() - started
+
+
+def engine_time(kind, options, count, rounds=3):
+    times = []
+    for _ in range(rounds):
+        started = time.monotonic()
+        result = bundles.CertificateStore(open_backend(kind, options), DIRECTORY).info()
+        times.append(time.monotonic() - started)
+        assert result["count"] == count, result["count"]
+    return statistics.median(times)
+
+
+def module_time(kind, options, count, workdir):
+    args = dict(options, backend=kind, state="info", acme_directory=DIRECTORY)
+    stamp = "{{ lookup('ansible.builtin.pipe', 'date +%s.%N') }}"
+    playbook = [{"hosts": "localhost", "gather_facts": False, "tasks": [
+        {"ansible.builtin.set_fact": {"t0": stamp}},
+        {"autotls.acme.cert_store": args, "register": "info"},
+        {"ansible.builtin.set_fact": {"t1": stamp}},
+        {"ansible.builtin.copy": {"dest": os.path.join(workdir, "out.json"), "mode": "0600",
+                                  "content": "{{ {'t0': t0, 't1': t1, 'count': info.count} | to_json }}"}},
+    ]}]
+    path = os.path.join(workdir, "bench.yml")
+    with open(path, "w") as handle:
+        json.dump(playbook, handle)
+    env = dict(os.environ, ANSIBLE_COLLECTIONS_PATH=os.path.join(ROOT, "build", "collections"),
+               ANSIBLE_PYTHON_INTERPRETER=sys.executable, ANSIBLE_LOCALHOST_WARNING="0")
+    started = time.monotonic()
+    subprocess.run(["ansible-playbook", "-i", "localhost,", "-c", "local", path], check=True, env=env,
+                   capture_output=True)
+    total = time.monotonic() - started
+    with open(os.path.join(workdir, "out.json")) as handle:
+        out = json.load(handle)
+    assert out["count"] == count
+    return float(out["t1"]) - float(out["t0"]), total
+
+
+def main():
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--count", type=int, default=500)
+    parser.add_argument("--backends", default="local,s3")
+    args = parser.parse_args()
+    ca = CA()
+    workdir = tempfile.mkdtemp(prefix="autotls-bench-")
+    rows = []
+    for kind in args.backends.split(","):
+        if kind == "local":
+            options = {"local_path": os.path.join(workdir, "store")}
+        elif kind == "s3":
+            import boto3
+            bucket = "autotls-bench-%s" % uuid.uuid4().hex[:8]
+            boto3.client("s3", endpoint_url=os.environ["S3_ENDPOINT_URL"], region_name="us-east-1",
+                         aws_access_key_id="bench", aws_secret_access_key="bench").create_bucket(Bucket=bucket)
+            options = {"s3_bucket": bucket, "s3_prefix": "bench", "s3_endpoint_url": os.environ["S3_ENDPOINT_URL"],
+                       "s3_region": "us-east-1", "s3_access_key": "bench", "s3_secret_key": "bench"}
+        else:
+            options = {"redis_url": os.environ["REDIS_URL"], "redis_prefix": "bench-%s" % uuid.uuid4().hex[:8]}
+        filled = fill(kind, options, args.count, ca)
+        engine = engine_time(kind, options, args.count)
+        task, total = module_time(kind, options, args.count, workdir)
+        rows.append((kind, filled, engine, task, total))
+    print("%-6s %10s %12s %12s %16s" % ("backend", "fill (s)", "engine (s)", "task (s)", "playbook (s)"))
+    for kind, filled, engine, task, total in rows:
+        print("%-6s %10.1f %12.3f %12.3f %16.3f" % (kind, filled, engine, task, total))
+    print("(%d certificates; engine = open backend + info(), median of 3; task = the one cert_store task, "
+          "including Ansible's module transfer and Python start-up)" % args.count)
+
+
+if __name__ == "__main__":
+    main()
