@@ -67,6 +67,7 @@ class Fleet:
             "certificate_verify_port": TLS_PORT,
         }
         variables.update(group_vars)
+        variables = {name: value for name, value in variables.items() if value is not None}  # None: leave it out
         with open(self.inventory, "w") as handle:
             yaml.safe_dump({"all": {"children": {"web": {"hosts": hosts, "vars": variables}}}}, handle)
 

@@ -75,3 +75,24 @@ def test_check_mode_orders_nothing(fleet):
     assert new_orders() == orders
     assert not os.path.exists(os.path.join(fleet.deploy_dir("web1"), "site"))
     assert fleet.stored_serial() is None
+
+
+@pytest.mark.parametrize("change, message", [
+    ({"certificate_contact_email": None}, "missing required arguments: certificate_contact_email"),
+    ({"certificate_contact_email": "ops@"}, "certificate_contact_email: \"ops@\" is not a valid email address"),
+    ({"certificate_list": [{"name": "w", "identifiers": ["*.example.com"]}]}, "wildcard names need DNS-01"),
+    ({"certificate_list": [{"name": "k", "identifiers": ["k.example.com"], "key_type": "dsa"}]},
+     "key_type must be one of"),
+    ({"certificate_list": [{"name": "e", "identifiers": []}]}, "e name no identifiers"),
+    ({"certificate_list": [{"name": "../x", "identifiers": ["x.example.com"]}]}, "names must be unique and use only"),
+])
+def test_bad_role_arguments_fail_before_anything_changes(fleet, change, message):
+    orders = new_orders()
+    if change.get("certificate_contact_email", "") is None:
+        fleet.write_inventory(certificate_contact_email=None)
+        change = {}
+    out = fleet.site(expect_rc=2, **change)
+    assert message in out, out[-3000:]
+    assert new_orders() == orders
+    assert not os.path.exists(os.path.join(fleet.workdir, "account.key"))
+    assert not os.path.exists(fleet.store)
