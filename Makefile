@@ -66,4 +66,5 @@ demo: deps collection-link
 
 clean:
 	-scripts/stack.sh stop
+	-scripts/services.sh stop
 	rm -rf build tests/output .pytest_cache

@@ -1,8 +1,7 @@
-#!/usr/bin/env python3
 """Print the README table of the certificate role's variables from meta/argument_specs.yml.
 
 README.md holds this output between the role-variables markers; a unit test fails when they drift.
-Usage: scripts/role-vars-doc.py [--write]   (--write updates README.md in place)
+Usage: python3 scripts/role-vars-doc.py [--write]   (--write updates README.md in place)
 """
 import os
 import re

@@ -7,6 +7,7 @@ Plain data in, plain data out: the role calls them once per run, not per host or
 """
 from __future__ import annotations
 
+import datetime
 import posixpath
 
 FILES = ("privkey", "cert", "chain", "fullchain")
@@ -74,19 +75,9 @@ def certificate_order_requests(plan, names):
 
 def certificate_deploy_files(plan, deploy_dir):
     """One entry per file to deploy on a host: source in staging, destination, whether it is a key."""
-    return [{"name": cert["name"], "kind": kind, "src": cert["staging"][kind],
+    return [{"group": cert["name"], "src": cert["staging"][kind],
              "dest": cert["deploy"][kind] or posixpath.join(deploy_dir, cert["name"], kind + ".pem"),
              "key": kind == "privkey"} for cert in plan for kind in FILES]
-
-
-def certificate_reload_services(deploy_results, plan):
-    """Services of the certificates whose deployed files changed, each once."""
-    changed = {result["item"]["name"] for result in deploy_results or [] if result.get("changed")}
-    services = []
-    for cert in plan:
-        if cert["name"] in changed:
-            services += [service for service in cert["services"] if service not in services]
-    return services
 
 
 def certificate_services_of(plan, names):
@@ -105,6 +96,106 @@ def certificate_tls_checks(plan, serials, address):
             for cert in plan if cert["verify"]]
 
 
+def _epoch(iso):
+    if not iso:
+        return None
+    return datetime.datetime.strptime(iso, "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=datetime.timezone.utc).timestamp()
+
+
+def certificate_status(info, plan, orders=None, issued=None, now=None, alert_days=None):
+    """One status entry per managed certificate: expiry, what this run did, failures, whether to alert.
+
+    An alert is due when a renewal failed or the certificate is closer to expiry
+    than alert_days (default: half of its renewal window, so it scales with the lifetime).
+    """
+    now = now or datetime.datetime.now(datetime.timezone.utc).timestamp()
+    stored = {entry["name"]: entry for entry in (info or {}).get("certificates", [])}
+    results = {}
+    for result in ((orders or {}).get("certificates") or []) + ((issued or {}).get("certificates") or []):
+        if result.get("failed") or result.get("renewed") or result["name"] not in results:
+            results[result["name"]] = result
+    status = []
+    for cert in plan:
+        entry = stored.get(cert["name"], {})
+        result = results.get(cert["name"], {})
+        not_after = _epoch(entry.get("not_after"))
+        renew_at = _epoch(entry.get("renew_at"))
+        item = {
+            "name": cert["name"],
+            "identifiers": cert["identifiers"],
+            "not_after": entry.get("not_after"),
+            "seconds_left": round(not_after - now) if not_after else None,
+            "days_left": round((not_after - now) / 86400, 2) if not_after else None,
+            "last_success": entry.get("last_success"),
+            "last_attempt": entry.get("last_attempt"),
+            "last_error": entry.get("last_error"),
+            "consecutive_failures": entry.get("consecutive_failures") or 0,
+            "next_attempt": entry.get("next_attempt"),
+        }
+        if result.get("failed"):
+            item["action"], item["why"] = "failed", result.get("msg", "")
+        elif result.get("renewed"):
+            item["action"], item["why"] = "renewed", result.get("reason") or "due"
+        elif entry.get("backing_off"):
+            item["action"], item["why"] = "failed", "backing off after %d failure(s) until %s: %s" % (
+                item["consecutive_failures"], entry.get("next_attempt"), entry.get("last_error"))
+        else:
+            item["action"], item["why"] = "kept", entry.get("reason") or ("not stored" if not entry else "not due")
+        if alert_days:
+            threshold = alert_days * 86400
+        elif not_after and renew_at:
+            threshold = (not_after - renew_at) / 2
+        else:
+            threshold = 0
+        item["alert"] = item["action"] == "failed" or not_after is None or (not_after - now) < threshold
+        status.append(item)
+    return status
+
+
+def certificate_prometheus(status, now=None):
+    """Prometheus textfile-collector exposition of certificate_status entries."""
+    now = now or datetime.datetime.now(datetime.timezone.utc).timestamp()
+    metrics = [
+        ("autotls_certificate_not_after_timestamp_seconds", "Expiry of the stored certificate.",
+         lambda s: _epoch(s["not_after"])),
+        ("autotls_certificate_seconds_left", "Seconds until the stored certificate expires.",
+         lambda s: s["seconds_left"]),
+        ("autotls_certificate_last_success_timestamp_seconds", "Last successful issuance or renewal.",
+         lambda s: _epoch(s["last_success"]) or 0),
+        ("autotls_certificate_last_failure_timestamp_seconds", "Last failed renewal attempt (0: none).",
+         lambda s: _epoch(s["last_attempt"]) if s["last_error"] else 0),
+        ("autotls_certificate_consecutive_failures", "Failed renewal attempts since the last success.",
+         lambda s: s["consecutive_failures"]),
+        ("autotls_certificate_alert", "1 when the certificate needs attention (failed or close to expiry).",
+         lambda s: 1 if s["alert"] else 0),
+    ]
+    lines = []
+    for metric, help_text, value_of in metrics:
+        lines += ["# HELP %s %s" % (metric, help_text), "# TYPE %s gauge" % metric]
+        for item in status:
+            value = value_of(item)
+            if value is not None:
+                label = item["name"]  # names are validated: letters, digits, ".", "_", "-"
+                lines.append('%s{name="%s"} %s' % (metric, label, int(value)))
+    lines += ["# HELP autotls_renewal_last_run_timestamp_seconds End of the last renewal run.",
+              "# TYPE autotls_renewal_last_run_timestamp_seconds gauge",
+              "autotls_renewal_last_run_timestamp_seconds %d" % int(now)]
+    return "\n".join(lines) + "\n"
+
+
+def certificate_summary(status):
+    """One human line per certificate: name, expiry, action and why."""
+    return ["%-24s expires %-20s %-8s %s" % (s["name"], s["not_after"] or "-", s["action"], s["why"])
+            for s in status]
+
+
+def certificate_min_lifetime_days(info):
+    """Shortest lifetime (not_after - not_before) among stored certificates, in days; 9999 when none."""
+    lifetimes = [(_epoch(e["not_after"]) - _epoch(e["not_before"])) / 86400
+                 for e in (info or {}).get("certificates", []) if e.get("not_before") and e.get("not_after")]
+    return min(lifetimes) if lifetimes else 9999
+
+
 class FilterModule:
     def filters(self):
         return {
@@ -112,7 +203,10 @@ class FilterModule:
             "certificate_due": certificate_due,
             "certificate_order_requests": certificate_order_requests,
             "certificate_deploy_files": certificate_deploy_files,
-            "certificate_reload_services": certificate_reload_services,
             "certificate_tls_checks": certificate_tls_checks,
             "certificate_services_of": certificate_services_of,
+            "certificate_status": certificate_status,
+            "certificate_prometheus": certificate_prometheus,
+            "certificate_summary": certificate_summary,
+            "certificate_min_lifetime_days": certificate_min_lifetime_days,
         }

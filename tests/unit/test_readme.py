@@ -11,4 +11,4 @@ def test_role_variables_table_matches_argument_specs():
     spec.loader.exec_module(module)
     with open(os.path.join(ROOT, "README.md")) as handle:
         readme = handle.read()
-    assert module.table() in readme, "README role variables are stale: run scripts/role-vars-doc.py --write"
+    assert module.table() in readme, "README role variables are stale: run python3 scripts/role-vars-doc.py --write"

@@ -12,6 +12,7 @@ import yaml
 from ..conftest import ROOT, WEB_ADDRS, pebble_root
 
 SITE = os.path.join(ROOT, "playbooks", "site.yml")
+RENEW = os.path.join(ROOT, "playbooks", "renew.yml")
 HOSTS = {"web1": WEB_ADDRS[0], "web2": WEB_ADDRS[1]}
 TLS_PORT = 8443
 
@@ -32,11 +33,16 @@ class Fleet:
         self.play, self.stack, self.workdir = play, stack, workdir
         self.store = os.path.join(workdir, "store")
         self.inventory = os.path.join(workdir, "inventory.yml")
+        self.group_vars = {}
         self.certificates = [{"name": "site", "identifiers": ["site.example.com", "www.site.example.com"],
                               "services": ["nginx"]}]
         self.write_inventory()
+        self.write_sites()
+
+    def write_sites(self, extra=None):
+        """nginx on each host serves every certificate of the list on TLS_PORT, selected by SNI."""
         for host, addr in HOSTS.items():
-            self.write_site(host, addr)
+            self.write_site(host, addr, (extra or {}).get(host, ""))
 
     def deploy_dir(self, host):
         return os.path.join(self.workdir, host, "live")
@@ -66,27 +72,34 @@ class Fleet:
             "certificate_group": "root",
             "certificate_verify_port": TLS_PORT,
         }
-        variables.update(group_vars)
+        self.group_vars.update(group_vars)  # remembered: later calls only change what they name
+        variables.update(self.group_vars)
         variables = {name: value for name, value in variables.items() if value is not None}  # None: leave it out
         with open(self.inventory, "w") as handle:
             yaml.safe_dump({"all": {"children": {"web": {"hosts": hosts, "vars": variables}}}}, handle)
 
     def write_site(self, host, addr, extra=""):
-        live = os.path.join(self.deploy_dir(host), "site")
-        conf = """
+        conf = ""
+        for cert in self.certificates:
+            live = os.path.join(self.deploy_dir(host), cert["name"])
+            conf += """
 server {
     listen %s:%d ssl;
-    server_name site.example.com www.site.example.com;
+    server_name %s;
     ssl_certificate %s/fullchain.pem;
     ssl_certificate_key %s/privkey.pem;
     location / { return 200 "%s\\n"; }
 }
-%s""" % (addr, TLS_PORT, live, live, host, extra)
+""" % (addr, TLS_PORT, " ".join(cert["identifiers"]), live, live, host)
+        conf += extra
         with open(os.path.join(nginx_dir(addr), "sites", "site.conf"), "w") as handle:
             handle.write(conf)
 
-    def site(self, expect_rc=0, check=False, **extra_vars):
-        return self.play.run(SITE, extra_vars, inventory=self.inventory, expect_rc=expect_rc, check=check)
+    def site(self, expect_rc=0, check=False, playbook=SITE, **extra_vars):
+        return self.play.run(playbook, extra_vars, inventory=self.inventory, expect_rc=expect_rc, check=check)
+
+    def renew(self, expect_rc=0, **extra_vars):
+        return self.site(expect_rc=expect_rc, playbook=RENEW, **extra_vars)
 
     def served(self, addr, name="site.example.com", verify=True):
         """(serial, chain verified) of what nginx at addr serves for SNI name."""
@@ -124,7 +137,7 @@ def fleet(play, stack, tmp_path):
     made = Fleet(play, stack, str(tmp_path))
     yield made
     for addr in HOSTS.values():
-        for conf in ("site.conf",):
+        for conf in os.listdir(os.path.join(nginx_dir(addr), "sites")):
             path = os.path.join(nginx_dir(addr), "sites", conf)
             if os.path.exists(path):
                 os.unlink(path)

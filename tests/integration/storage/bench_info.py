@@ -1,7 +1,7 @@
 """Measure `cert_store state: info` over many stored certificates (not part of the test run).
 
-    eval "$(scripts/services.sh env)"
-    PYTHONPATH=build/collections python3 -m tests.integration.storage.bench_info --count 500
+    scripts/services.sh start && eval "$(scripts/services.sh env)"
+    PYTHONPATH=build/collections python3 -m tests.integration.storage.bench_info --count 500 --backends local,s3
 
 Fills a local store and an S3 prefix (moto) with COUNT certificates of one ACME directory, then times
   * the engine alone: open the backend + CertificateStore.info() over all of them;
@@ -39,7 +39,7 @@ def fill(kind, options, count, ca):
 
 def engine_time(kind, options, count, rounds=3):
     times = []
-    for _ in range(rounds):
+    for _round in range(rounds):
         started = time.monotonic()
         result = bundles.CertificateStore(open_backend(kind, options), DIRECTORY).info()
         times.append(time.monotonic() - started)

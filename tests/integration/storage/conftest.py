@@ -32,7 +32,7 @@ def services_env() -> dict:
     env = {}
     for line in out.splitlines():
         if line.startswith("export "):
-            name, _, value = line[len("export "):].partition("=")
+            name, _equals, value = line[len("export "):].partition("=")
             env[name] = value.strip("'\"")
     return env
 
@@ -58,12 +58,12 @@ def services():
     env = services_env()
     started = False
     if not services_up(env):
-        proc = subprocess.run(["bash", SERVICES, "start"], capture_output=True, text=True)
+        proc = subprocess.run(["bash", SERVICES, "start"], capture_output=True, text=True, check=False)
         assert proc.returncode == 0, "scripts/services.sh start failed:\n%s\n%s" % (proc.stdout, proc.stderr)
         started = True
     yield env
     if started and not os.environ.get("KEEP_SERVICES"):
-        subprocess.run(["bash", SERVICES, "stop"], capture_output=True, text=True)
+        subprocess.run(["bash", SERVICES, "stop"], capture_output=True, text=True, check=False)
 
 
 def boto_client(endpoint):
@@ -141,7 +141,7 @@ def stored_keys(kind, options, services=None):
     if kind == "local":
         root = options["local_path"]
         found = []
-        for dirpath, _, filenames in os.walk(root):
+        for dirpath, _dirnames, filenames in os.walk(root):
             found += [os.path.relpath(os.path.join(dirpath, name), root) for name in filenames if name != ".guard"]
         return sorted(found)
     if kind == "s3":

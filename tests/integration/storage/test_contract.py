@@ -157,7 +157,7 @@ def test_check_mode_writes_nothing(kind, options, storage, ca):
 def test_new_versions_and_pruning(storage, ca):
     store = bundles.CertificateStore(storage, STAGING)
     versions = []
-    for _ in range(4):
+    for _round in range(4):
         bundle = bundle_of(ca)
         versions.append(store.put("www", bundle)["version"])
         assert store.get("www")[0] == bundle
@@ -170,7 +170,7 @@ def test_new_versions_and_pruning(storage, ca):
 
 def test_mismatched_key_is_refused_before_anything_is_stored(kind, options, storage, ca):
     key_a, cert_a, chain = ca.issue()
-    key_b, _, _ = ca.issue()
+    key_b = ca.issue()[0]
     with pytest.raises(InputError) as err:
         bundles.make_bundle(key_b, cert_a, chain, fields={"private_key": "private_key_path"})
     assert err.value.field == "private_key_path"
@@ -292,7 +292,7 @@ def test_remove(kind, storage, ca):
 def test_a_damaged_version_is_detected_not_served(storage, ca):
     store = bundles.CertificateStore(storage, STAGING)
     version = store.put("www", bundle_of(ca))["version"]
-    _, other_cert, _ = ca.issue()
+    other_cert = ca.issue()[1]
     storage.store("versions/%s/www/%s/cert.pem" % (store.slug, version), other_cert)
     with pytest.raises(StorageError, match="damaged: cert.pem does not match"):
         store.get("www")
@@ -314,11 +314,11 @@ def test_readers_never_see_a_key_without_its_certificate(kind, options, storage,
             except Exception as exc:  # noqa: BLE001 -- any failure is a finding
                 errors.append(exc)
 
-    threads = [threading.Thread(target=reader) for _ in range(2)]
+    threads = [threading.Thread(target=reader), threading.Thread(target=reader)]
     for thread in threads:
         thread.start()
     try:
-        for _ in range(12):
+        for _round in range(12):
             store.put("www", bundle_of(ca))
     finally:
         stop.set()

@@ -42,7 +42,7 @@ class Proxy:
     def _accept(self):
         while not self.dead.is_set():
             try:
-                client, _ = self.listener.accept()
+                client = self.listener.accept()[0]
             except OSError:
                 return
             upstream = socket.create_connection(self.target)
@@ -130,8 +130,8 @@ def test_unreachable_backends_fail_clearly(backends, ca):
     dead_port = socket.create_server(("127.0.0.1", 0))
     port = dead_port.getsockname()[1]
     dead_port.close()
-    s3 = open_backend("s3", backends.options("s3", s3_endpoint_url="http://127.0.0.1:%d" % port, s3_max_attempts=1,
-                                            storage_timeout=2))
+    s3 = open_backend("s3", backends.options(
+        "s3", s3_endpoint_url="http://127.0.0.1:%d" % port, s3_max_attempts=1, storage_timeout=2))
     with pytest.raises(StorageError, match=r"S3 endpoint http://127.0.0.1:%d" % port):
         bundles.CertificateStore(s3, STAGING).info(["www"])
     redis_ = open_backend("redis", backends.options("redis", redis_url="redis://127.0.0.1:%d/0" % port,
@@ -151,7 +151,7 @@ def _racer(kind, options, barrier, results, inside, violations, worker):
             results.put((round_, worker, lock.owner))
         except LockError:
             results.put((round_, worker, None))
-    for _ in range(6):                          # phase 2: take turns on one lock, check mutual exclusion
+    for _turn in range(6):                      # phase 2: take turns on one lock, check mutual exclusion
         lock = backend.lock("turns", 30, timeout=60)
         with inside.get_lock():
             inside.value += 1
@@ -172,12 +172,12 @@ def test_racing_processes_never_hold_a_lock_together(kind, options):
              for w in range(workers)]
     for proc in procs:
         proc.start()
-    outcomes = [results.get(timeout=60) for _ in range(RACE_ROUNDS * workers)]
+    outcomes = [results.get(timeout=60) for _outcome in range(RACE_ROUNDS * workers)]
     for proc in procs:
         proc.join(60)
         assert proc.exitcode == 0
     for round_ in range(RACE_ROUNDS):
-        winners = [owner for r, _, owner in outcomes if r == round_ and owner]
+        winners = [owner for r, _worker, owner in outcomes if r == round_ and owner]
         assert len(winners) == 1, "round %d: %d winners" % (round_, len(winners))
     assert violations.value == 0
 
@@ -238,10 +238,10 @@ def _read_following_the_pointer(path):
 @pytest.mark.timeout(90)
 def test_writer_killed_at_random_points_leaves_a_matching_key_and_certificate(tmp_path, ca):
     path = str(tmp_path / "store")
-    parts = [ca.issue(("www.example.com",)) for _ in range(4)]
+    parts = [ca.issue(("www.example.com",)) for _part in range(4)]
     rng = random.Random(int(os.environ.get("KILL_SEED", time.time())))
     served = 0
-    for _ in range(KILL_ROUNDS):
+    for _round in range(KILL_ROUNDS):
         proc = FORK.Process(target=_writer, args=(path, parts))
         proc.start()
         time.sleep(rng.uniform(0.005, 0.25))
@@ -256,7 +256,7 @@ def test_writer_killed_at_random_points_leaves_a_matching_key_and_certificate(tm
         assert keys.key_matches_certificate(key, files["cert.pem"])
         assert files["fullchain.pem"] == files["cert.pem"] + files["chain.pem"]
         assert keys.parse_certificate(files["cert.pem"]).serial == pointer["serial"]
-        got, _ = bundles.CertificateStore(open_backend("local", {"local_path": path}), STAGING).get("www")
+        got = bundles.CertificateStore(open_backend("local", {"local_path": path}), STAGING).get("www")[0]
         assert matches(got)
         served += 1
     assert served >= KILL_ROUNDS - 3

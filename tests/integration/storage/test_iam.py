@@ -34,11 +34,11 @@ access_control.S3IAMRequest.check_signature = lambda self: None
 from moto.server import main
 main(["-H", "127.0.0.1", "-p", sys.argv[1]])
 """
-DOCS = [os.path.join(ROOT, "README.md"), os.path.join(ROOT, "docs", "storage.md")]
+DOCS = [os.path.join(ROOT, "README.md")]
 
 
 def documented_policy():
-    """The first JSON block of the README (or docs/storage.md) that holds the cert-store policy."""
+    """The first JSON block of the README that holds the cert-store policy."""
     for path in DOCS:
         if not os.path.exists(path):
             continue
@@ -50,13 +50,23 @@ def documented_policy():
 
 @pytest.fixture(scope="module")
 def iam_moto(tmp_path_factory):
-    import boto3
     sock = socket.create_server(("127.0.0.1", 0))
     port = sock.getsockname()[1]
     sock.close()
     log = open(str(tmp_path_factory.mktemp("moto-iam") / "moto.log"), "w")
     proc = subprocess.Popen([sys.executable, "-c", MOTO_WITH_IAM, str(port)], stdout=log, stderr=subprocess.STDOUT)
     url = "http://127.0.0.1:%d" % port
+    try:
+        keys = _bootstrap(url, proc)
+        yield url, keys
+    finally:
+        proc.terminate()
+        proc.wait(10)
+        log.close()
+
+
+def _bootstrap(url, proc):
+    import boto3
     deadline = time.monotonic() + 30
     while True:
         try:
@@ -80,10 +90,7 @@ def iam_moto(tmp_path_factory):
     # from now on, every request must be signed by a known user and allowed by its policy
     urllib.request.urlopen(urllib.request.Request(url + "/moto-api/reset-auth", data=b"0", method="POST",
                                                   headers={"Content-Type": "text/plain"}))
-    yield url, keys
-    proc.terminate()
-    proc.wait(10)
-    log.close()
+    return keys
 
 
 def options(url, credentials, prefix=PREFIX):

@@ -1,0 +1,35 @@
+# -*- coding: utf-8 -*-
+# Copyright: autotls.acme contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Controller side of cert_deploy: read each src on the control node, ship contents in one module call."""
+from __future__ import annotations
+
+import base64
+
+from ansible.errors import AnsibleActionFail
+from ansible.plugins.action import ActionBase
+
+
+class ActionModule(ActionBase):
+    TRANSFERS_FILES = False
+    _VALID_ARGS = frozenset(("files", "owner", "group", "mode", "key_mode"))
+
+    def run(self, tmp=None, task_vars=None):
+        result = super().run(tmp, task_vars)
+        args = dict(self._task.args)
+        files = []
+        for index, item in enumerate(args.get("files") or []):
+            if not isinstance(item, dict) or "src" not in item or "dest" not in item:
+                raise AnsibleActionFail("files[%d]: needs src (on the control node) and dest" % index)
+            try:
+                with open(item["src"], "rb") as handle:
+                    content = handle.read()
+            except OSError as exc:
+                raise AnsibleActionFail("files[%d].src: cannot read %s: %s" % (index, item["src"], exc.strerror))
+            shipped = {key: value for key, value in item.items() if key != "src"}
+            shipped["content"] = base64.b64encode(content).decode()
+            files.append(shipped)
+        args["files"] = files
+        result.update(self._execute_module(module_name="autotls.acme.cert_deploy", module_args=args,
+                                           task_vars=task_vars))
+        return result

@@ -1,0 +1,90 @@
+# -*- coding: utf-8 -*-
+# Copyright: autotls.acme contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Certificate storage: one interface (base.Storage), three backends, and the
+certificate layer (bundles.CertificateStore) on top of any of them.
+
+open_backend() checks the option names before anything is created: an option
+of another backend, or one no backend knows, is an InputError naming it.
+"""
+from __future__ import annotations
+
+from .. import deps
+from ..errors import InputError, StorageError
+
+BACKENDS = ("local", "s3", "redis")
+COMMON_OPTIONS = {"storage_timeout"}
+# option names per backend; kept here (not imported from the backends) so that
+# they can be checked even when boto3 or redis is not installed.
+BACKEND_OPTIONS = {
+    "local": {"local_path"},
+    "s3": {"s3_bucket", "s3_prefix", "s3_endpoint_url", "s3_region", "s3_access_key", "s3_secret_key",
+           "s3_session_token", "s3_sse", "s3_kms_key_id", "s3_ca_bundle", "s3_max_attempts"},
+    "redis": {"redis_url", "redis_prefix"},
+}
+LIBRARIES = {"local": {}, "s3": deps.S3, "redis": deps.REDIS}
+
+
+def check_options(kind: str, options: dict) -> dict:
+    """Return the options that are set (not None), refusing names the backend does not take."""
+    if kind not in BACKENDS:
+        raise InputError("backend", "%r is not one of %s" % (kind, ", ".join(BACKENDS)))
+    allowed = BACKEND_OPTIONS[kind] | COMMON_OPTIONS
+    known = set().union(*BACKEND_OPTIONS.values()) | COMMON_OPTIONS
+    given = {name: value for name, value in (options or {}).items() if value is not None}
+    for name in sorted(given):
+        if name not in known:
+            raise InputError(name, "is not a storage option (known: %s)" % ", ".join(sorted(known)))
+        if name not in allowed:
+            raise InputError(name, "is an option of another backend, not of backend %s (which takes: %s)"
+                             % (kind, ", ".join(sorted(allowed))))
+    return given
+
+
+def open_backend(kind: str, options: dict | None = None):
+    """Create the Storage for backend kind ('local', 's3' or 'redis') from its options."""
+    given = check_options(kind, options or {})
+    absent = deps.missing(LIBRARIES[kind])
+    if absent:
+        raise StorageError("backend %s needs the Python libraries %s on the host that runs the task"
+                           % (kind, ", ".join(absent)), missing_libraries=absent)
+    if kind == "local":
+        from .local import LocalStorage
+        given.pop("storage_timeout", None)
+        return LocalStorage(**given)
+    if kind == "s3":
+        from .s3 import S3Storage
+        return S3Storage(**given)
+    from .redis_store import RedisStorage
+    return RedisStorage(**given)
+
+
+def argument_spec() -> dict:
+    """AnsibleModule argument spec of the backend options; mirrors plugins/doc_fragments/storage.py.
+
+    No defaults here: an option that is set belongs to one backend, and
+    check_options() refuses it under another (the defaults are the backends').
+    """
+    return dict(
+        backend=dict(type="str", required=True, choices=list(BACKENDS)),
+        local_path=dict(type="path"),
+        s3_bucket=dict(type="str"),
+        s3_prefix=dict(type="str"),
+        s3_endpoint_url=dict(type="str"),
+        s3_region=dict(type="str"),
+        s3_access_key=dict(type="str", no_log=False),
+        s3_secret_key=dict(type="str", no_log=True),
+        s3_session_token=dict(type="str", no_log=True),
+        s3_sse=dict(type="str", choices=["AES256", "aws:kms", "none"]),
+        s3_kms_key_id=dict(type="str"),
+        s3_ca_bundle=dict(type="path"),
+        s3_max_attempts=dict(type="int"),
+        redis_url=dict(type="str", no_log=True),
+        redis_prefix=dict(type="str"),
+        storage_timeout=dict(type="float"),
+    )
+
+
+def options_from_params(params: dict) -> dict:
+    """The backend options among a module's params."""
+    return {name: params.get(name) for name in argument_spec() if name != "backend"}

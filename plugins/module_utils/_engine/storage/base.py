@@ -1,0 +1,241 @@
+# -*- coding: utf-8 -*-
+# Copyright: autotls.acme contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""The storage interface every backend implements, on opaque keys.
+
+A key is a relative path of components separated by "/" (for example
+"certs/<slug>/<name>/current.json"). Each component is checked here before a
+backend turns the key into a file path, an object key or a Redis key, so a
+backend never sees "..", an absolute path or a control character.
+
+The first component "locks" is reserved: every backend keeps its lock
+records there (on S3 that is the only prefix the documented IAM policy lets
+the backend delete under).
+"""
+from __future__ import annotations
+
+import abc
+import datetime
+import json
+import os
+import random
+import re
+import secrets
+import socket
+import time
+from dataclasses import dataclass, field
+
+from ..errors import InputError, LockError
+
+RESERVED_TOP = "locks"
+MAX_KEY_LENGTH = 900           # S3 allows 1024 bytes; leave room for a prefix
+_COMPONENT = re.compile(r"^[A-Za-z0-9_*@+=,~][A-Za-z0-9._*@+=,~-]*$")
+MIN_TTL = 1.0
+MAX_TTL = 7 * 86400.0
+
+
+def check_key(key: str, field_name: str = "key", allow_reserved: bool = False) -> str:
+    """Return key when it is a safe relative key; raise InputError naming field_name otherwise."""
+    if not isinstance(key, str) or not key:
+        raise InputError(field_name, "must be a non-empty string")
+    if len(key) > MAX_KEY_LENGTH:
+        raise InputError(field_name, "is longer than %d characters" % MAX_KEY_LENGTH)
+    for component in key.split("/"):
+        if not component:
+            raise InputError(field_name, "%r has an empty path component (leading, trailing or double '/')" % key)
+        if ".." in component:
+            raise InputError(field_name, "%r contains '..'" % key)
+        if not _COMPONENT.match(component):
+            raise InputError(field_name, "%r contains a character that is not allowed in a storage key" % key)
+    if not allow_reserved and key.split("/", 1)[0] == RESERVED_TOP:
+        raise InputError(field_name, "%r is under the reserved prefix %r/" % (key, RESERVED_TOP))
+    return key
+
+
+def check_prefix(prefix: str, field_name: str = "prefix") -> str:
+    """A listing prefix: '' (everything) or a key, optionally ending in '/'."""
+    if prefix in ("", None):
+        return ""
+    check_key(prefix.rstrip("/"), field_name)
+    return prefix
+
+
+def new_token() -> str:
+    """An owner token: unguessable, URL- and file-safe."""
+    return secrets.token_urlsafe(18)
+
+
+def iso(epoch: float | None) -> str | None:
+    if epoch is None:
+        return None
+    return datetime.datetime.fromtimestamp(epoch, datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def holder_identity() -> dict:
+    """Who holds a lock, for messages: host and pid, never the token."""
+    return {"host": socket.gethostname(), "pid": os.getpid()}
+
+
+@dataclass
+class Lock:
+    """A held lock. owner is the token that releases it; expires is epoch seconds."""
+    name: str
+    owner: str
+    expires: float
+    ttl: float
+    backend: str = ""
+
+    def to_result(self) -> dict:
+        return {"name": self.name, "token": self.owner, "expires": iso(self.expires), "ttl": self.ttl,
+                "backend": self.backend}
+
+
+@dataclass
+class ObjectStat:
+    key: str
+    size: int
+    modified: float | None = None  # epoch seconds, when the backend knows it
+    etag: str | None = None
+
+
+@dataclass
+class LockState:
+    """What is known about a lock record without holding it (never includes the token)."""
+    name: str
+    held: bool
+    expires: float | None = None
+    holder: dict = field(default_factory=dict)
+
+    def to_result(self) -> dict:
+        result = {"name": self.name, "held": self.held, "expires": iso(self.expires)}
+        result.update({k: v for k, v in self.holder.items() if k in ("host", "pid", "acquired")})
+        return result
+
+
+def check_ttl(ttl, field_name: str = "lock_ttl") -> float:
+    try:
+        ttl = float(ttl)
+    except (TypeError, ValueError):
+        raise InputError(field_name, "must be a number of seconds") from None
+    if not MIN_TTL <= ttl <= MAX_TTL:
+        raise InputError(field_name, "must be between %d and %d seconds" % (MIN_TTL, MAX_TTL))
+    return ttl
+
+
+class Storage(abc.ABC):
+    """Primitive operations on opaque keys. Implementations raise StorageError for backend failures."""
+
+    kind = "abstract"
+    #: False when the backend must not delete data objects (S3 under the documented IAM policy).
+    deletes_data = True
+
+    # ---- objects ---------------------------------------------------------------------------
+
+    @abc.abstractmethod
+    def store(self, key: str, data: bytes, private: bool = False) -> None:
+        """Write data at key atomically (a reader sees the old or the new content, never a mix)."""
+
+    @abc.abstractmethod
+    def load(self, key: str) -> bytes | None:
+        """The content at key, or None when it does not exist."""
+
+    @abc.abstractmethod
+    def delete(self, key: str) -> None:
+        """Remove key; no error when it does not exist."""
+
+    @abc.abstractmethod
+    def list(self, prefix: str = "", recursive: bool = True) -> list:
+        """Keys under prefix, sorted. Not recursive: the immediate children, sub-prefixes ending in '/'."""
+
+    @abc.abstractmethod
+    def stat(self, key: str) -> ObjectStat | None:
+        """Size (and, when known, modification time) of key, or None when it does not exist."""
+
+    def exists(self, key: str) -> bool:
+        return self.stat(key) is not None
+
+    def load_many(self, keys: list) -> dict:
+        """{key: content or None}; backends override this to fetch in parallel or in one round trip."""
+        return {key: self.load(key) for key in keys}
+
+    def delete_tree(self, prefix: str) -> None:
+        """Remove every key under prefix (which must end in '/')."""
+        for key in self.list(prefix, recursive=True):
+            self.delete(key)
+
+    def describe(self) -> str:
+        """Where the data lives, for messages and results; never contains a secret."""
+        return self.kind
+
+    def close(self) -> None:
+        pass
+
+    # ---- locks -----------------------------------------------------------------------------
+
+    @abc.abstractmethod
+    def _try_lock(self, name: str, ttl: float, owner: str):
+        """One attempt: return a Lock when acquired (or extended, if owner already holds it),
+        else the LockState of the current holder."""
+
+    @abc.abstractmethod
+    def _release(self, name: str, owner: str) -> bool:
+        """Remove the lock if owner holds it: True; False when there is no lock record.
+        Raise LockError when another owner holds it."""
+
+    @abc.abstractmethod
+    def lock_state(self, name: str) -> LockState:
+        """The current lock record of name, without changing it."""
+
+    def lock(self, name: str, ttl: float, timeout: float = 0.0, owner: str | None = None) -> Lock:
+        """Acquire the lock name for ttl seconds, waiting up to timeout seconds.
+
+        With the owner token of a lock that is still held, the lock is extended instead.
+        A lock whose holder did not release it is taken over once its TTL has passed.
+        """
+        check_key(name, "name")
+        ttl = check_ttl(ttl)
+        if timeout is None or timeout < 0:
+            raise InputError("lock_timeout", "must be zero or a positive number of seconds")
+        owner = owner or new_token()
+        deadline = time.monotonic() + timeout
+        delay = 0.05
+        while True:
+            got = self._try_lock(name, ttl, owner)
+            if isinstance(got, Lock):
+                return got
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                state = got
+                raise LockError("lock %r on %s is held by another owner%s; gave up after %ss" % (
+                    name, self.describe(), " until %s" % iso(state.expires) if state and state.expires else "",
+                    timeout), lock=state.to_result() if state else None)
+            time.sleep(min(remaining, delay * random.uniform(0.5, 1.5)))
+            delay = min(delay * 2, 1.0)
+
+    def unlock(self, name: str, owner: str) -> bool:
+        """Release the lock name held by owner. False when no lock was held (nothing to release)."""
+        check_key(name, "name")
+        if not owner or not isinstance(owner, str):
+            raise InputError("lock_token", "the owner token returned when the lock was acquired is required")
+        return self._release(name, owner)
+
+
+def lock_record(owner: str, ttl: float, expires: float) -> bytes:
+    """The JSON body of a lock record (local file, S3 lease object, Redis value)."""
+    record = {"owner": owner, "ttl": ttl, "expires": expires, "acquired": iso(time.time())}
+    record.update(holder_identity())
+    return json.dumps(record, sort_keys=True).encode()
+
+
+def parse_lock_record(data: bytes | None) -> dict | None:
+    if data is None:
+        return None
+    try:
+        record = json.loads(data.decode("utf-8"))
+    except (UnicodeDecodeError, ValueError):
+        return {}
+    return record if isinstance(record, dict) else {}
+
+
+def public_holder(record: dict) -> dict:
+    return {k: record[k] for k in ("host", "pid", "acquired") if k in record}

@@ -1,0 +1,441 @@
+# -*- coding: utf-8 -*-
+# Copyright: autotls.acme contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Certificates on any Storage: versioned bundles behind a pointer switched last.
+
+Layout (keys relative to the backend's root, <slug> derived from the ACME
+directory URL so that staging and production never mix):
+
+  versions/<slug>/<name>/<version>/privkey.pem    the key (stored private)
+  versions/<slug>/<name>/<version>/cert.pem       leaf
+  versions/<slug>/<name>/<version>/chain.pem      intermediates
+  versions/<slug>/<name>/<version>/fullchain.pem  leaf + intermediates
+  certs/<slug>/<name>/current.json                pointer: version id, metadata, SHA-256 of each file
+  certs/<slug>/<name>/status.json                 last renewal attempt, its error, consecutive failures
+
+A new bundle is written as a new version first and the pointer is replaced
+last, in one atomic write, so a reader that follows the pointer always finds
+a key and a certificate that belong together (and checks the hashes to be
+sure). A bundle whose key does not match its certificate is refused before
+anything is written.
+
+Versions live under their own top-level prefix so that an S3 lifecycle rule on
+"versions/" can expire old ones: the documented IAM policy does not let the S3
+backend delete data, so there removal writes a tombstone pointer instead.
+On backends that may delete, versions beyond the newest KEEP_VERSIONS are pruned.
+
+The attempt status is a separate object so that recording a failed attempt can
+never overwrite a pointer that another machine switched in the meantime.
+"""
+from __future__ import annotations
+
+import datetime
+import hashlib
+import ipaddress
+import json
+import re
+import secrets
+import urllib.parse
+from dataclasses import dataclass
+
+from .. import keys, policy
+from ..errors import InputError, StorageError
+
+FORMAT = 1
+POINTER = "current.json"
+STATUS = "status.json"
+KEY_FILE = "privkey.pem"
+FILES = (KEY_FILE, "cert.pem", "chain.pem", "fullchain.pem")
+KEEP_VERSIONS = 2
+MAX_NAME = 200
+MAX_ERROR = 2000
+READ_RETRIES = 3
+_NAME = re.compile(r"^[A-Za-z0-9_*@+=,~][A-Za-z0-9._*@+=,~-]*$")
+_ISO = "%Y-%m-%dT%H:%M:%SZ"
+PUBLIC_FIELDS = ("name", "version", "acme_directory", "account_uri", "identifiers", "not_before", "not_after",
+                 "serial", "key_type", "issuer", "subject", "obtained_at", "stored_at")
+
+
+def validate_name(name, field_name: str = "name") -> str:
+    """A certificate name becomes a path component and an object key: refuse anything that could escape."""
+    if not isinstance(name, str) or not name:
+        raise InputError(field_name, "must be a non-empty string")
+    if any(ord(char) < 32 or ord(char) == 127 for char in name):
+        raise InputError(field_name, "%r contains a control character" % name)
+    if "/" in name or "\\" in name:
+        raise InputError(field_name, "%r contains a path separator" % name)
+    if ".." in name:
+        raise InputError(field_name, "%r contains '..'" % name)
+    if name.startswith("."):
+        raise InputError(field_name, "%r must not start with '.'" % name)
+    if len(name) > MAX_NAME:
+        raise InputError(field_name, "is longer than %d characters" % MAX_NAME)
+    if not _NAME.match(name):
+        raise InputError(field_name, "%r may only contain letters, digits and . _ - * @ + = , ~" % name)
+    return name
+
+
+def directory_slug(directory_url) -> str:
+    """host + path of the ACME directory, sanitised, plus a hash of the whole URL."""
+    if not isinstance(directory_url, str) or not directory_url.strip():
+        raise InputError("acme_directory", "is required to key stored certificates")
+    url = directory_url.strip().rstrip("/")
+    parts = urllib.parse.urlsplit(url)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise InputError("acme_directory", "must be an http(s) URL, got %r" % directory_url)
+    readable = (parts.hostname + ("-%d" % parts.port if parts.port else "") + parts.path).lower()
+    readable = re.sub(r"[^a-z0-9.]+", "-", readable)
+    readable = re.sub(r"\.{2,}", ".", readable).strip("-.")[:60].strip("-.")
+    digest = hashlib.sha256(url.encode()).hexdigest()[:10]
+    return "%s-%s" % (readable, digest) if readable else digest
+
+
+def _sha256(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
+
+
+def _iso(moment: datetime.datetime) -> str:
+    return moment.astimezone(datetime.timezone.utc).strftime(_ISO)
+
+
+def _parse_iso(text):
+    try:
+        return datetime.datetime.strptime(text, _ISO).replace(tzinfo=datetime.timezone.utc)
+    except (TypeError, ValueError):
+        return None
+
+
+def _as_bytes(value) -> bytes | None:
+    if value is None:
+        return None
+    data = value.encode() if isinstance(value, str) else bytes(value)
+    return data.replace(b"\r\n", b"\n")
+
+
+@dataclass
+class Bundle:
+    private_key: bytes
+    certificate: bytes
+    chain: bytes
+    fullchain: bytes
+
+    def files(self) -> dict:
+        return {KEY_FILE: self.private_key, "cert.pem": self.certificate, "chain.pem": self.chain,
+                "fullchain.pem": self.fullchain}
+
+    @classmethod
+    def from_files(cls, files: dict) -> "Bundle":
+        return cls(files[KEY_FILE], files["cert.pem"], files["chain.pem"], files["fullchain.pem"])
+
+
+def make_bundle(private_key, certificate=None, chain=None, fullchain=None, fields: dict | None = None) -> Bundle:
+    """Check and normalise the parts of a bundle; fields maps part -> the option name used in errors."""
+    names = {"private_key": "private_key", "certificate": "certificate", "chain": "chain", "fullchain": "fullchain"}
+    names.update(fields or {})
+    private_key, certificate, chain, fullchain = (_as_bytes(v) for v in (private_key, certificate, chain, fullchain))
+    if not private_key:
+        raise InputError(names["private_key"], "the private key is required")
+    if not certificate and not fullchain:
+        raise InputError(names["certificate"], "a certificate or a fullchain is required")
+    cert_list = keys.split_pem_certificates(certificate) if certificate else []
+    full_list = keys.split_pem_certificates(fullchain) if fullchain else []
+    chain_list = keys.split_pem_certificates(chain) if chain else []
+    if certificate and not cert_list:
+        raise InputError(names["certificate"], "no PEM certificate found")
+    if fullchain and not full_list:
+        raise InputError(names["fullchain"], "no PEM certificate found")
+    if chain and chain.strip() and not chain_list:
+        raise InputError(names["chain"], "no PEM certificate found")
+    leaf = cert_list[0] if cert_list else full_list[0]
+    if full_list and full_list[0] != leaf:
+        raise InputError(names["fullchain"], "does not start with the certificate")
+    if full_list and chain_list and full_list[1:] != chain_list:
+        raise InputError(names["chain"], "differs from the intermediates in the fullchain")
+    intermediates = chain_list or full_list[1:] or cert_list[1:]
+    keys.parse_certificate(leaf, names["certificate"] if cert_list else names["fullchain"])
+    key = keys.load_private_key(private_key, names["private_key"])
+    if not keys.key_matches_certificate(key, leaf):
+        raise InputError(names["private_key"], "does not match the certificate (the certificate was issued for "
+                                               "another key); nothing was stored")
+    if not private_key.endswith(b"\n"):
+        private_key += b"\n"
+    return Bundle(private_key, leaf, b"".join(intermediates), leaf + b"".join(intermediates))
+
+
+def public_metadata(pointer: dict | None) -> dict | None:
+    """The metadata that may be shown (results, diffs): never key material or file hashes."""
+    if not pointer or pointer.get("deleted"):
+        return None
+    return {name: pointer.get(name) for name in PUBLIC_FIELDS}
+
+
+def _ident(value: str) -> keys.Identifier:
+    try:
+        return keys.Identifier("ip", str(ipaddress.ip_address(value)))
+    except ValueError:
+        return keys.Identifier("dns", value)
+
+
+def cert_info_from_metadata(pointer: dict) -> keys.CertInfo | None:
+    not_before, not_after = _parse_iso(pointer.get("not_before")), _parse_iso(pointer.get("not_after"))
+    if not_before is None or not_after is None:
+        return None
+    return keys.CertInfo(serial=pointer.get("serial") or "", not_before=not_before, not_after=not_after,
+                         identifiers=[_ident(v) for v in pointer.get("identifiers") or []],
+                         subject=pointer.get("subject") or "", issuer=pointer.get("issuer") or "")
+
+
+class CertificateStore:
+    """Certificates of one ACME directory on one Storage."""
+
+    def __init__(self, storage, directory_url: str):
+        self.storage = storage
+        self.directory = directory_url.strip()
+        self.slug = directory_slug(directory_url)
+
+    # ---- keys -------------------------------------------------------------------------------
+
+    def _entry(self, name: str) -> str:
+        return "certs/%s/%s/" % (self.slug, name)
+
+    def _versions(self, name: str) -> str:
+        return "versions/%s/%s/" % (self.slug, name)
+
+    def lock_name(self, name: str) -> str:
+        return "%s/%s" % (self.slug, validate_name(name))
+
+    def _parse(self, data: bytes | None, what: str, name: str) -> dict | None:
+        if data is None:
+            return None
+        try:
+            value = json.loads(data.decode("utf-8"))
+        except (UnicodeDecodeError, ValueError):
+            raise StorageError("the %s of stored certificate %r on %s is not valid JSON"
+                               % (what, name, self.storage.describe()), name=name) from None
+        if not isinstance(value, dict):
+            raise StorageError("the %s of stored certificate %r on %s is not a JSON object"
+                               % (what, name, self.storage.describe()), name=name)
+        return value
+
+    def _pointer(self, name: str) -> dict | None:
+        """The pointer as stored: None when missing; tombstones included."""
+        return self._parse(self.storage.load(self._entry(name) + POINTER), "pointer", name)
+
+    def metadata(self, name: str) -> dict | None:
+        """The live pointer of name (metadata + version + hashes), or None."""
+        validate_name(name)
+        pointer = self._pointer(name)
+        return None if not pointer or pointer.get("deleted") else pointer
+
+    # ---- write ------------------------------------------------------------------------------
+
+    def put(self, name: str, bundle: Bundle, account_uri: str | None = None, check_mode: bool = False,
+            now: datetime.datetime | None = None) -> dict:
+        """Store bundle as name. Unchanged (no write) when the same files and metadata are stored already."""
+        validate_name(name)
+        now = now or policy.utcnow()
+        if not keys.key_matches_certificate(keys.load_private_key(bundle.private_key, "private_key"),
+                                            bundle.certificate):
+            raise InputError("private_key", "does not match the certificate; nothing was stored")
+        info = keys.parse_certificate(bundle.certificate)
+        before = self.metadata(name)
+        hashes = {fname: _sha256(data) for fname, data in bundle.files().items()}
+        same_files = bool(before) and before.get("files") == hashes
+        account = account_uri if account_uri is not None else (before or {}).get("account_uri")
+        if same_files and account == before.get("account_uri"):
+            return {"changed": False, "version": before["version"], "before": public_metadata(before),
+                    "after": public_metadata(before)}
+        version = before["version"] if same_files else self._new_version(now, info.serial)
+        pointer = {
+            "format": FORMAT, "name": name, "version": version, "acme_directory": self.directory,
+            "account_uri": account, "identifiers": [ident.value for ident in info.identifiers],
+            "not_before": _iso(info.not_before), "not_after": _iso(info.not_after), "serial": info.serial,
+            "key_type": keys.key_type_of(keys.load_private_key(bundle.private_key, "private_key")),
+            "issuer": info.issuer, "subject": info.subject, "public_key_sha256": info.public_key_sha256,
+            "obtained_at": before.get("obtained_at") if same_files else _iso(now),
+            "stored_at": _iso(now), "files": hashes,
+        }
+        result = {"changed": True, "version": version, "new_version": not same_files,
+                  "before": public_metadata(before), "after": public_metadata(pointer), "warnings": []}
+        if check_mode:
+            return result
+        if not same_files:
+            prefix = self._versions(name) + version + "/"
+            for fname, data in bundle.files().items():
+                self.storage.store(prefix + fname, data, private=fname == KEY_FILE)
+        # The switch: one atomic write makes the new version visible, with its metadata.
+        self.storage.store(self._entry(name) + POINTER, json.dumps(pointer, sort_keys=True, indent=1).encode())
+        if not same_files:
+            try:
+                self._write_status(name, None, now)
+                self._prune(name, keep={version, (before or {}).get("version")})
+            except StorageError as exc:   # the certificate is stored; housekeeping can wait for the next run
+                result["warnings"].append("stored, but housekeeping failed: %s" % exc.msg)
+        return result
+
+    @staticmethod
+    def _new_version(now: datetime.datetime, serial: str) -> str:
+        stamp = now.astimezone(datetime.timezone.utc).strftime("%Y%m%dT%H%M%S.%fZ")
+        return "%s-%s-%s" % (stamp, (serial or "0")[:16], secrets.token_hex(3))
+
+    def _prune(self, name: str, keep: set) -> None:
+        if not self.storage.deletes_data:
+            return   # S3: the lifecycle rule on versions/ expires them (see the README)
+        prefix = self._versions(name)
+        versions = sorted(child[len(prefix):].rstrip("/") for child in self.storage.list(prefix, recursive=False)
+                          if child.endswith("/"))
+        keep = set(keep) | set(versions[-KEEP_VERSIONS:])
+        for version in versions:
+            if version not in keep:
+                self.storage.delete_tree(prefix + version + "/")
+
+    def _status(self, name: str) -> dict:
+        return self._parse(self.storage.load(self._entry(name) + STATUS), "status", name) or {}
+
+    def _write_status(self, name: str, error, now: datetime.datetime, before: dict | None = None) -> dict:
+        status = dict(before if before is not None else self._status(name))
+        status["last_attempt"] = _iso(now)
+        if error:
+            status["last_error"] = str(error)[:MAX_ERROR]
+            status["consecutive_failures"] = int(status.get("consecutive_failures") or 0) + 1
+        else:
+            status.update(last_error=None, consecutive_failures=0, last_success=_iso(now))
+        self.storage.store(self._entry(name) + STATUS, json.dumps(status, sort_keys=True).encode())
+        return status
+
+    def record_attempt(self, name: str, error: str | None = None, check_mode: bool = False,
+                       now: datetime.datetime | None = None) -> dict:
+        """Record a renewal attempt of name: error None means it succeeded."""
+        validate_name(name)
+        now = now or policy.utcnow()
+        before = self._status(name)
+        if check_mode:
+            after = dict(before, last_attempt=_iso(now), last_error=str(error)[:MAX_ERROR] if error else None)
+            return {"changed": True, "before": before, "after": after}
+        return {"changed": True, "before": before, "after": self._write_status(name, error, now, before)}
+
+    def remove(self, name: str, check_mode: bool = False, now: datetime.datetime | None = None) -> dict:
+        validate_name(name)
+        now = now or policy.utcnow()
+        pointer = self._pointer(name)
+        live = pointer is not None and not pointer.get("deleted")
+        status_key = self._entry(name) + STATUS
+        if self.storage.deletes_data:
+            leftovers = self.storage.list(self._versions(name), recursive=True)
+            has_status = self.storage.exists(status_key)
+            changed = live or has_status
+            if check_mode or not (changed or leftovers or pointer is not None):
+                return {"changed": changed, "before": public_metadata(pointer)}
+            self.storage.delete(self._entry(name) + POINTER)   # readers see it gone first
+            self.storage.delete(status_key)
+            self.storage.delete_tree(self._versions(name))
+            return {"changed": changed, "before": public_metadata(pointer), "purged": True}
+        changed = live or (pointer is None and self.storage.exists(status_key))
+        if changed and not check_mode:
+            tombstone = {"format": FORMAT, "name": name, "deleted": True, "deleted_at": _iso(now)}
+            self.storage.store(self._entry(name) + POINTER, json.dumps(tombstone, sort_keys=True).encode())
+        return {"changed": changed, "before": public_metadata(pointer), "purged": False}
+
+    # ---- read -------------------------------------------------------------------------------
+
+    def get(self, name: str):
+        """(Bundle, pointer) of name, checked against the pointer's hashes; None when not stored."""
+        validate_name(name)
+        problems = []
+        for _attempt in range(READ_RETRIES):
+            pointer = self.metadata(name)
+            if pointer is None:
+                return None
+            prefix = self._versions(name) + str(pointer.get("version")) + "/"
+            data = self.storage.load_many([prefix + fname for fname in FILES])
+            files, problems = {}, []
+            for fname in FILES:
+                content = data[prefix + fname]
+                if content is None:
+                    problems.append("%s is missing" % fname)
+                elif _sha256(content) != (pointer.get("files") or {}).get(fname):
+                    problems.append("%s does not match its recorded SHA-256" % fname)
+                files[fname] = content
+            if not problems:
+                bundle = Bundle.from_files(files)
+                if keys.key_matches_certificate(keys.load_private_key(bundle.private_key, "stored key"),
+                                                bundle.certificate):
+                    return bundle, pointer
+                problems.append("the key does not match the certificate")
+            # A writer may have switched the pointer and pruned this version meanwhile: read it again.
+        raise StorageError("stored certificate %r (version %s) on %s is damaged: %s"
+                           % (name, pointer.get("version"), self.storage.describe(), "; ".join(problems)),
+                           name=name)
+
+    def names(self) -> list:
+        """Names that have an entry (a live pointer or a recorded attempt) for this directory."""
+        prefix = "certs/%s/" % self.slug
+        found = []
+        for child in self.storage.list(prefix, recursive=False):
+            if not child.endswith("/"):
+                continue   # an object beside the entries, not an entry
+            name = child[len(prefix):].rstrip("/")
+            try:
+                found.append(validate_name(name))
+            except InputError:
+                continue   # not ours
+        return sorted(set(found))
+
+    def info(self, names=None, renew_before_days: float | None = None,
+             now: datetime.datetime | None = None) -> dict:
+        """Expiry, due-ness (policy.decide, as acme_order) and last attempt of many certificates.
+
+        Reads only the small pointer and status objects, never keys or certificates.
+        names None means every stored certificate of this directory.
+        """
+        now = now or policy.utcnow()
+        if renew_before_days is not None and renew_before_days < 0:
+            raise InputError("renew_before_days", "must not be negative")
+        explicit = names is not None
+        if explicit:
+            wanted = []
+            for name in names:
+                if validate_name(name, "names") not in wanted:
+                    wanted.append(name)
+        else:
+            wanted = self.names()
+        paths = []
+        for name in wanted:
+            paths += [self._entry(name) + POINTER, self._entry(name) + STATUS]
+        data = self.storage.load_many(paths)
+        certificates = []
+        for name in wanted:
+            pointer = self._parse(data[self._entry(name) + POINTER], "pointer", name)
+            status = self._parse(data[self._entry(name) + STATUS], "status", name) or {}
+            if pointer and pointer.get("deleted") and not explicit:
+                continue
+            if not explicit and not pointer and not status:
+                continue
+            item = {"name": name}
+            info = cert_info_from_metadata(pointer) if pointer and not pointer.get("deleted") else None
+            if info is None:
+                item.update(exists=False, due=True, reason="no existing certificate")
+            else:
+                decision = policy.decide(info, directory=self.directory, cert_directory=pointer.get("acme_directory"),
+                                         renew_before_days=renew_before_days, now=now)
+                item.update(public_metadata(pointer))
+                item.update(decision.to_result(now))
+                item["exists"] = True
+            item.update(last_attempt=status.get("last_attempt"), last_error=status.get("last_error"),
+                        last_success=status.get("last_success"),
+                        consecutive_failures=int(status.get("consecutive_failures") or 0))
+            certificates.append(item)
+        return {"certificates": certificates, "count": len(certificates),
+                "due": [item["name"] for item in certificates if item["due"]],
+                "not_due": [item["name"] for item in certificates if not item["due"]]}
+
+    # ---- locks ------------------------------------------------------------------------------
+
+    def lock(self, name: str, ttl: float, timeout: float = 0.0, owner: str | None = None):
+        return self.storage.lock(self.lock_name(name), ttl, timeout=timeout, owner=owner)
+
+    def unlock(self, name: str, owner: str) -> bool:
+        return self.storage.unlock(self.lock_name(name), owner)
+
+    def lock_state(self, name: str):
+        return self.storage.lock_state(self.lock_name(name))

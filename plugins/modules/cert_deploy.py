@@ -1,0 +1,179 @@
+#!/usr/bin/python
+# -*- coding: utf-8 -*-
+# Copyright: autotls.acme contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+from __future__ import annotations
+
+DOCUMENTATION = r'''
+---
+module: cert_deploy
+short_description: Deploy many keys and certificates to a host in one task
+version_added: 0.1.0
+description:
+  - Copies files from the control node to the host in one module call, however many there are (the
+    C(ansible.builtin.copy) loop it replaces costs a module run per file).
+  - Files of the same O(files[].group) (for example a certificate's key, certificate, chain and fullchain) are
+    staged and then switched together, atomically each (temp file, fsync, rename); keys never become readable by
+    others.
+  - Reports which groups changed, so only the services using them are reloaded.
+author:
+  - autotls.acme maintainers (@autotls)
+extends_documentation_fragment:
+  - autotls.acme.attributes
+attributes:
+  check_mode:
+    support: full
+    details: Reports what would change and writes nothing.
+  diff_mode:
+    support: partial
+    details: Lists the files that would change, never their content.
+options:
+  files:
+    description: The files to deploy.
+    type: list
+    elements: dict
+    required: true
+    suboptions:
+      src:
+        description: Path of the file on the control node (read by the action plugin).
+        type: path
+      content:
+        description: Filled in by the action plugin from O(files[].src); base64. Never logged.
+        type: str
+      dest:
+        description: Destination path on the host. Missing parent directories are created (0755).
+        type: path
+        required: true
+      group:
+        description: Files with the same group are switched together; also what RV(changed_groups) names.
+        type: str
+      mode:
+        description: Mode of this file; defaults to O(key_mode) for files flagged O(files[].key), else O(mode).
+        type: str
+      key:
+        description: The file is a private key.
+        type: bool
+        default: false
+  owner:
+    description: Owner of the files (name or uid).
+    type: str
+  group:
+    description: Group of the files (name or gid).
+    type: str
+  mode:
+    description: Mode of non-key files.
+    type: str
+    default: "0644"
+  key_mode:
+    description: Mode of private keys.
+    type: str
+    default: "0600"
+seealso:
+  - module: autotls.acme.cert_store
+'''
+
+EXAMPLES = r'''
+---
+- name: Deploy two certificates (8 files) in one task
+  autotls.acme.cert_deploy:
+    owner: root
+    group: root
+    files:
+      - {group: www, key: true, src: /tmp/staging/www/privkey.pem, dest: /etc/ssl/www/privkey.pem}
+      - {group: www, src: /tmp/staging/www/fullchain.pem, dest: /etc/ssl/www/fullchain.pem}
+      - {group: api, key: true, src: /tmp/staging/api/privkey.pem, dest: /etc/ssl/api/privkey.pem}
+      - {group: api, src: /tmp/staging/api/fullchain.pem, dest: /etc/ssl/api/fullchain.pem}
+  notify: Reload nginx
+'''
+
+RETURN = r'''
+changed_files:
+  description: Destination paths that were (or in check mode would be) written.
+  returned: always
+  type: list
+  elements: str
+changed_groups:
+  description: Groups with at least one changed file.
+  returned: always
+  type: list
+  elements: str
+'''
+
+import base64
+import grp
+import pwd
+
+from ansible.module_utils.basic import AnsibleModule
+
+from ansible_collections.autotls.acme.plugins.module_utils import _adapter
+from ansible_collections.autotls.acme.plugins.module_utils._engine import fsio
+from ansible_collections.autotls.acme.plugins.module_utils._engine.errors import InputError
+
+
+def _id(value, lookup, field):
+    if not value:
+        return None
+    if value.isdigit():
+        return int(value)
+    try:
+        return lookup(value)
+    except KeyError:
+        raise InputError(field, "no such user or group %r" % value) from None
+
+
+def _mode(value, field):
+    try:
+        return int(value, 8)
+    except (TypeError, ValueError):
+        raise InputError(field, "%r is not an octal mode like 0644" % (value,)) from None
+
+
+def _work(module) -> dict:
+    params = module.params
+    owner = _id(params["owner"], lambda n: pwd.getpwnam(n).pw_uid, "owner")
+    group = _id(params["group"], lambda n: grp.getgrnam(n).gr_gid, "group")
+    groups = {}
+    for index, item in enumerate(params["files"]):
+        if item["content"] is None:
+            raise InputError("files[%d].content" % index, "missing (use src; the action plugin reads it)")
+        mode = _mode(item["mode"] or (params["key_mode"] if item["key"] else params["mode"]), "files[%d].mode" % index)
+        spec = fsio.FileSpec(item["dest"], base64.b64decode(item["content"]), mode, owner=owner, group=group)
+        groups.setdefault(item["group"] or item["dest"], []).append(spec)
+    changed_files, changed_groups = [], []
+    for name, specs in groups.items():
+        if module.check_mode:
+            changed = [spec.path for spec in specs if fsio.needs_write(spec)]
+        else:
+            changed = fsio.write_together(specs)
+        if changed:
+            changed_files += changed
+            changed_groups.append(name)
+    result = {"changed": bool(changed_files), "changed_files": changed_files, "changed_groups": changed_groups}
+    if changed_files and module._diff:
+        result["diff"] = {"before": "", "after": "".join("changed: %s\n" % path for path in changed_files)}
+    return result
+
+
+def main():
+    module = AnsibleModule(
+        argument_spec=dict(
+            files=dict(type="list", elements="dict", required=True, options=dict(
+                src=dict(type="path"),
+                content=dict(type="str", no_log=True),
+                dest=dict(type="path", required=True),
+                group=dict(type="str"),
+                mode=dict(type="str"),
+                key=dict(type="bool", default=False),
+            )),
+            owner=dict(type="str"),
+            group=dict(type="str"),
+            mode=dict(type="str", default="0644"),
+            key_mode=dict(type="str", default="0600", no_log=False),
+        ),
+        supports_check_mode=True,
+    )
+    module.exit_json(**_adapter.run(module, lambda: _work(module)))
+
+
+if __name__ == "__main__":
+    main()
