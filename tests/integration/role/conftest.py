@@ -125,7 +125,7 @@ server {
 def new_orders():
     """How many orders Pebble has created since it started."""
     with open(os.path.join(ROOT, "build", "stack", "pebble.log")) as handle:
-        return len(re.findall(r"POST /order-plz", handle.read()))
+        return len(re.findall(r"Added order \S+ to the db", handle.read()))
 
 
 def recap_changed(output):
