@@ -22,6 +22,9 @@ import sys, boto3
 s3 = boto3.client("s3", endpoint_url=sys.argv[1])
 if "autotls-demo" not in [b["Name"] for b in s3.list_buckets().get("Buckets", [])]:
     s3.create_bucket(Bucket="autotls-demo")
+for page in s3.get_paginator("list_objects_v2").paginate(Bucket="autotls-demo"):  # every demo starts empty
+    for obj in page.get("Contents", []):
+        s3.delete_object(Bucket="autotls-demo", Key=obj["Key"])
 PY
 
 # nginx on each web host serves the deployed certificate on :8443
