@@ -47,13 +47,25 @@ def certificate_plan(certificate_list, staging_dir, key_type="ecdsa-p256", servi
     return plan
 
 
-def certificate_due(plan, info, force=False):
-    """Names whose stored certificate is missing, due, or names other identifiers than asked."""
+def certificate_due(plan, info, force=False, seen=None):
+    """Names whose stored certificate is missing, due, or names other identifiers than asked.
+
+    seen is an earlier info result (read before taking the locks): a certificate
+    whose stored serial changed since then was just renewed by another run and is
+    not ordered again, whatever the policy says.
+    """
     stored = {entry["name"]: entry for entry in (info or {}).get("certificates", [])}
+    earlier = {entry["name"]: entry.get("serial") for entry in (seen or {}).get("certificates", [])}
     due = []
     for cert in plan:
         entry = stored.get(cert["name"])
-        if force or entry is None or not entry.get("exists", True) or entry.get("due"):
+        if seen is not None and entry is not None and entry.get("serial") != earlier.get(cert["name"]):
+            continue  # renewed by another run while we waited for the lock
+        if force:
+            due.append(cert["name"])
+        elif entry is not None and entry.get("backing_off"):
+            continue  # failed recently: the CA is not asked again before next_attempt
+        elif entry is None or not entry.get("exists", True) or entry.get("due"):
             due.append(cert["name"])
         elif entry.get("identifiers") is not None and sorted(entry["identifiers"]) != sorted(
                 ident.lower().rstrip(".") for ident in cert["identifiers"]):

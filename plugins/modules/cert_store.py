@@ -149,6 +149,11 @@ options:
   attempt_error:
     description: With O(state=attempted), the error of the failed attempt; omit it to record a success.
     type: str
+  attempt_retry_after:
+    description:
+      - With O(state=attempted), the seconds the CA asked to wait (C(Retry-After) of a C(rateLimited) answer).
+      - Later runs do not contact the CA for this certificate before then (see RV(certificates[].next_attempt)).
+    type: float
 notes:
   - "Clocks: the V(local) backend compares lock expiry with the host's clock, V(redis) with the server's, and
     V(s3) with the S3 server's C(Date), so clock skew between machines does not shorten or lengthen a lock."
@@ -322,6 +327,14 @@ certificates:
     last_error:
       description: The error of the last attempt, or null when it succeeded.
       type: str
+    next_attempt:
+      description:
+        - After failed attempts, when the next attempt may contact the CA (UTC, ISO 8601) - a growing delay
+          (10 minutes, doubling, at most 12 hours or a tenth of the lifetime), or the CA's C(Retry-After).
+      type: str
+    backing_off:
+      description: Whether now is before RV(certificates[].next_attempt); callers should not contact the CA.
+      type: bool
     last_success:
       description: When an attempt last succeeded (UTC, ISO 8601).
       type: str
@@ -544,7 +557,8 @@ def _work(module) -> dict:
             if released and module._diff:
                 result["diff"] = {"before": {"lock": _lock_state_result(before)}, "after": {"lock": None}}
         elif state == "attempted":
-            recorded = store.record_attempt(params["name"], params["attempt_error"], check_mode=module.check_mode)
+            recorded = store.record_attempt(params["name"], params["attempt_error"], check_mode=module.check_mode,
+                                            retry_after=params["attempt_retry_after"])
             result.update(changed=True, status=recorded["after"])
             if module._diff:
                 result["diff"] = {"before": recorded["before"], "after": recorded["after"]}
@@ -578,6 +592,7 @@ def main():
         lock_timeout=dict(type="float", default=0),
         lock_token=dict(type="str", no_log=False),
         attempt_error=dict(type="str"),
+        attempt_retry_after=dict(type="float"),
     )
     module = AnsibleModule(
         argument_spec=argument_spec,

@@ -93,3 +93,23 @@ def decide(cert, wanted_identifiers=None, directory: str | None = None, cert_dir
         decision.reason = "within renewal window (%.1f of %.1f days left)" % (
             (cert.not_after - now).total_seconds() / 86400, (cert.not_after - cert.not_before).total_seconds() / 86400)
     return decision
+
+
+# After a failed renewal, wait before trying again so that a broken challenge does
+# not burn the CA's failed-validation limit: 10 min, 20 min, 40 min ... capped at
+# 12 hours, and never more than a tenth of the lifetime (short-lived certificates
+# must keep trying). A success resets it; the CA's Retry-After (rate limits) wins.
+BACKOFF_FIRST = datetime.timedelta(minutes=10)
+BACKOFF_CAP = datetime.timedelta(hours=12)
+
+
+def next_attempt(last_attempt, consecutive_failures: int, lifetime=None, retry_after=None):
+    """When the next renewal attempt may contact the CA (None: any time)."""
+    if not last_attempt or not consecutive_failures:
+        return None
+    delay = BACKOFF_FIRST * (2 ** min(consecutive_failures - 1, 16))
+    cap = BACKOFF_CAP if lifetime is None else min(BACKOFF_CAP, max(lifetime / 10, BACKOFF_FIRST))
+    moment = last_attempt + min(delay, cap)
+    if retry_after is not None and retry_after > moment:
+        moment = retry_after
+    return moment

@@ -292,27 +292,34 @@ class CertificateStore:
     def _status(self, name: str) -> dict:
         return self._parse(self.storage.load(self._entry(name) + STATUS), "status", name) or {}
 
-    def _write_status(self, name: str, error, now: datetime.datetime, before: dict | None = None) -> dict:
+    def _write_status(self, name: str, error, now: datetime.datetime, before: dict | None = None,
+                      retry_after: float | None = None) -> dict:
         status = dict(before if before is not None else self._status(name))
         status["last_attempt"] = _iso(now)
         if error:
             status["last_error"] = str(error)[:MAX_ERROR]
             status["consecutive_failures"] = int(status.get("consecutive_failures") or 0) + 1
+            # the CA's own Retry-After (rate limits) is respected by later runs
+            status["retry_after"] = _iso(now + datetime.timedelta(seconds=retry_after)) if retry_after else None
         else:
-            status.update(last_error=None, consecutive_failures=0, last_success=_iso(now))
+            status.update(last_error=None, consecutive_failures=0, last_success=_iso(now), retry_after=None)
         self.storage.store(self._entry(name) + STATUS, json.dumps(status, sort_keys=True).encode())
         return status
 
     def record_attempt(self, name: str, error: str | None = None, check_mode: bool = False,
-                       now: datetime.datetime | None = None) -> dict:
-        """Record a renewal attempt of name: error None means it succeeded."""
+                       now: datetime.datetime | None = None, retry_after: float | None = None) -> dict:
+        """Record a renewal attempt of name: error None means it succeeded.
+
+        retry_after (seconds) is the CA's Retry-After of a rate-limit answer.
+        """
         validate_name(name)
         now = now or policy.utcnow()
         before = self._status(name)
         if check_mode:
             after = dict(before, last_attempt=_iso(now), last_error=str(error)[:MAX_ERROR] if error else None)
             return {"changed": True, "before": before, "after": after}
-        return {"changed": True, "before": before, "after": self._write_status(name, error, now, before)}
+        return {"changed": True, "before": before,
+                "after": self._write_status(name, error, now, before, retry_after=retry_after)}
 
     def remove(self, name: str, check_mode: bool = False, now: datetime.datetime | None = None) -> dict:
         validate_name(name)
@@ -424,6 +431,11 @@ class CertificateStore:
             item.update(last_attempt=status.get("last_attempt"), last_error=status.get("last_error"),
                         last_success=status.get("last_success"),
                         consecutive_failures=int(status.get("consecutive_failures") or 0))
+            upcoming = policy.next_attempt(_parse_iso(status.get("last_attempt")), item["consecutive_failures"],
+                                           info.lifetime if info is not None else None,
+                                           _parse_iso(status.get("retry_after")))
+            item["next_attempt"] = _iso(upcoming) if upcoming else None
+            item["backing_off"] = bool(upcoming and now < upcoming)
             certificates.append(item)
         return {"certificates": certificates, "count": len(certificates),
                 "due": [item["name"] for item in certificates if item["due"]],

@@ -89,3 +89,15 @@ def test_result_reports_days_left():
     result = decision.to_result(NOW + 30 * DAY)
     assert result["days_left"] == 60.0 and result["due"] is False
     assert result["renew_at"] == "2027-01-28T12:00:00Z"
+
+
+def test_backoff_grows_is_capped_and_honours_retry_after():
+    failed_at = NOW
+    assert policy.next_attempt(None, 0) is None and policy.next_attempt(failed_at, 0) is None
+    delays = [(policy.next_attempt(failed_at, n) - failed_at).total_seconds() / 60 for n in (1, 2, 3, 4)]
+    assert delays == [10, 20, 40, 80]
+    assert policy.next_attempt(failed_at, 30) - failed_at == datetime.timedelta(hours=12)  # capped
+    # a 6-day certificate must keep trying: never more than a tenth of its lifetime
+    assert policy.next_attempt(failed_at, 30, lifetime=3 * DAY) - failed_at == 0.3 * DAY
+    # a rate limit's Retry-After wins when it is later
+    assert policy.next_attempt(failed_at, 1, retry_after=failed_at + 3 * DAY) == failed_at + 3 * DAY
