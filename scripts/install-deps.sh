@@ -8,7 +8,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 PYTHON=${PYTHON:-python3}
-APT_PACKAGES=(pebble nginx-light redis-server openssl curl shellcheck)
+APT_PACKAGES=(pebble nginx-light redis-server openssl curl shellcheck cron)
 
 missing=()
 for pkg in "${APT_PACKAGES[@]}"; do
