@@ -19,14 +19,22 @@ class ActionModule(ActionBase):
         args = dict(self._task.args)
         files = []
         for index, item in enumerate(args.get("files") or []):
-            if not isinstance(item, dict) or "src" not in item or "dest" not in item:
-                raise AnsibleActionFail("files[%d]: needs src (on the control node) and dest" % index)
-            try:
-                with open(item["src"], "rb") as handle:
-                    content = handle.read()
-            except OSError as exc:
-                raise AnsibleActionFail("files[%d].src: cannot read %s: %s" % (index, item["src"], exc.strerror))
-            shipped = {key: value for key, value in item.items() if key != "src"}
+            if not isinstance(item, dict) or "dest" not in item:
+                raise AnsibleActionFail("files[%d]: needs dest" % index)
+            shipped = {key: value for key, value in item.items() if key not in ("src", "text")}
+            if item.get("state", "present") == "absent":
+                files.append(shipped)
+                continue
+            if "src" in item:
+                try:
+                    with open(item["src"], "rb") as handle:
+                        content = handle.read()
+                except OSError as exc:
+                    raise AnsibleActionFail("files[%d].src: cannot read %s: %s" % (index, item["src"], exc.strerror))
+            elif "text" in item:
+                content = str(item["text"]).encode()
+            else:
+                raise AnsibleActionFail("files[%d]: needs src (a file on the control node) or text" % index)
             shipped["content"] = base64.b64encode(content).decode()
             files.append(shipped)
         args["files"] = files

@@ -76,13 +76,27 @@ def certificate_due(plan, info, force=False, seen=None):
     return due
 
 
-def certificate_order_requests(plan, names):
-    """acme_order entries (paths in the staging directory) for the named certificates."""
+def certificate_order_requests(plan, names, info=None):
+    """acme_order entries (paths in the staging directory) for the named certificates.
+
+    With the storage info, each entry names the certificate it replaces (ARI
+    `replaces`), so the CA can link the renewal to its predecessor.
+    """
     wanted = set(names or [])
-    return [{"name": cert["name"], "identifiers": cert["identifiers"], "key_type": cert["key_type"],
-             "reuse_key": cert["reuse_key"], "private_key_path": cert["staging"]["privkey"],
-             "certificate_path": cert["staging"]["cert"], "chain_path": cert["staging"]["chain"],
-             "fullchain_path": cert["staging"]["fullchain"]} for cert in plan if cert["name"] in wanted]
+    replaces = {entry["name"]: entry.get("ari_id") for entry in (info or {}).get("certificates", [])
+                if entry.get("exists")}
+    requests = []
+    for cert in plan:
+        if cert["name"] not in wanted:
+            continue
+        request = {"name": cert["name"], "identifiers": cert["identifiers"], "key_type": cert["key_type"],
+                   "reuse_key": cert["reuse_key"], "private_key_path": cert["staging"]["privkey"],
+                   "certificate_path": cert["staging"]["cert"], "chain_path": cert["staging"]["chain"],
+                   "fullchain_path": cert["staging"]["fullchain"]}
+        if replaces.get(cert["name"]):
+            request["replaces"] = replaces[cert["name"]]
+        requests.append(request)
+    return requests
 
 
 def certificate_deploy_files(plan, deploy_dir):
@@ -90,6 +104,13 @@ def certificate_deploy_files(plan, deploy_dir):
     return [{"group": cert["name"], "src": cert["staging"][kind],
              "dest": cert["deploy"][kind] or posixpath.join(deploy_dir, cert["name"], kind + ".pem"),
              "key": kind == "privkey"} for cert in plan for kind in FILES]
+
+
+def certificate_challenge_files(challenge_files, webroot, state="present"):
+    """cert_deploy entries that publish (or remove) HTTP-01 challenge files under webroot."""
+    return [{"dest": posixpath.join(webroot, item["path"]), "text": item["content"], "mode": "0644",
+             "state": state} if state == "present" else {"dest": posixpath.join(webroot, item["path"]), "state": state}
+            for item in challenge_files or []]
 
 
 def certificate_services_of(plan, names):
@@ -114,7 +135,7 @@ def _epoch(iso):
     return datetime.datetime.strptime(iso, "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=datetime.timezone.utc).timestamp()
 
 
-def certificate_status(info, plan, orders=None, issued=None, now=None, alert_days=None):
+def certificate_status(info, plan, orders=None, issued=None, now=None, alert_days=None, would_order=None):
     """One status entry per managed certificate: expiry, what this run did, failures, whether to alert.
 
     An alert is due when a renewal failed or the certificate is closer to expiry
@@ -144,7 +165,9 @@ def certificate_status(info, plan, orders=None, issued=None, now=None, alert_day
             "consecutive_failures": entry.get("consecutive_failures") or 0,
             "next_attempt": entry.get("next_attempt"),
         }
-        if result.get("failed"):
+        if cert["name"] in (would_order or []):  # check mode: nothing was ordered
+            item["action"], item["why"] = "would renew", entry.get("reason") or "no existing certificate"
+        elif result.get("failed"):
             item["action"], item["why"] = "failed", result.get("msg", "")
         elif result.get("renewed"):
             item["action"], item["why"] = "renewed", result.get("reason") or "due"
@@ -159,7 +182,10 @@ def certificate_status(info, plan, orders=None, issued=None, now=None, alert_day
             threshold = (not_after - renew_at) / 2
         else:
             threshold = 0
-        item["alert"] = item["action"] == "failed" or not_after is None or (not_after - now) < threshold
+        if item["action"] == "would renew":
+            item["alert"] = False
+        else:
+            item["alert"] = item["action"] == "failed" or not_after is None or (not_after - now) < threshold
         status.append(item)
     return status
 
@@ -217,6 +243,7 @@ class FilterModule:
             "certificate_deploy_files": certificate_deploy_files,
             "certificate_tls_checks": certificate_tls_checks,
             "certificate_services_of": certificate_services_of,
+            "certificate_challenge_files": certificate_challenge_files,
             "certificate_status": certificate_status,
             "certificate_prometheus": certificate_prometheus,
             "certificate_summary": certificate_summary,

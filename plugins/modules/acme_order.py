@@ -91,6 +91,17 @@ options:
       - Common name of the issuer to prefer when the CA offers alternate chains, matched against the top-most
         certificate of each chain first, then against any certificate in it. Falls back to the default chain.
     type: str
+  replaces:
+    description:
+      - ARI identifier (RFC 9773) of the certificate the new one replaces, as
+        M(autotls.acme.cert_store) reports it in C(certificates[].ari_id) and C(certificate.ari_id). When the CA's
+        directory offers renewalInfo, it is sent as C(replaces) with the new order, so the CA knows it is a renewal
+        (CAs may exempt such orders from rate limits and count on them during mass revocations).
+      - Ignored when the directory offers no renewalInfo. If the CA refuses it - the certificate was already replaced
+        (C(alreadyReplaced)), or it does not accept this identifier - the order is placed again without it instead
+        of failing, and RV(replaces_dropped) says why.
+      - Only used when a new order is created. An empty string means none. With O(certificates), give it per entry.
+    type: str
   owner:
     description: Owner (name or uid) of the written files.
     type: str
@@ -103,7 +114,8 @@ options:
         fails on its own and gets its own entry in RV(certificates).
       - Each entry takes the per-certificate options below; options not given in an entry come from the
         top level (for example O(webroot), O(key_type), O(renew_before_days)).
-      - Mutually exclusive with O(identifiers), O(csr), O(csr_content) and O(order_url) at the top level.
+      - Mutually exclusive with O(identifiers), O(csr), O(csr_content), O(order_url) and O(replaces) at the top
+        level.
     type: list
     elements: dict
     suboptions:
@@ -153,6 +165,9 @@ options:
         type: bool
       preferred_chain:
         description: As O(preferred_chain).
+        type: str
+      replaces:
+        description: As O(replaces), for this certificate (not taken from the top level).
         type: str
   order_urls:
     description:
@@ -233,6 +248,17 @@ EXAMPLES = r'''
         private_key_path: /etc/ssl/private/api.key
         fullchain_path: /etc/ssl/certs/api.pem
   register: issued
+
+- name: Renew a stored certificate, telling the CA which one it replaces (ACME Renewal Information)
+  autotls.acme.acme_order:
+    account_key_path: /etc/autotls/account.key
+    acme_directory: https://acme-v02.api.letsencrypt.org/directory
+    identifiers: [www.example.com]
+    webroot: /var/www/acme
+    private_key_path: /etc/ssl/private/www.key
+    fullchain_path: /etc/ssl/certs/www-fullchain.crt
+    replaces: "{{ inventory.certificates[0].ari_id }}"
+    force: true
 '''
 
 RETURN = r'''
@@ -265,6 +291,16 @@ renewal:
 order_url:
   description: URL of the order; pass it to the second call of the two-step flow.
   returned: when an order was created or completed
+  type: str
+replaces:
+  description: The ARI identifier sent as C(replaces) with the new order and accepted by the CA (see O(replaces)).
+  returned: when an order was created with O(replaces) and the CA accepted it
+  type: str
+replaces_dropped:
+  description:
+    - "Why O(replaces) was dropped - the CA's problem type and detail, for example
+      V(alreadyReplaced: this certificate was already replaced) - and the order placed again without it."
+  returned: when the CA refused O(replaces)
   type: str
 challenge_files:
   description:
@@ -355,7 +391,8 @@ from ansible.module_utils.basic import AnsibleModule
 from ansible_collections.autotls.acme.plugins.module_utils import _adapter
 from ansible_collections.autotls.acme.plugins.module_utils._argspec import (
     ACME_MUTUALLY_EXCLUSIVE, ACME_REQUIRED_ONE_OF, acme_argument_spec)
-from ansible_collections.autotls.acme.plugins.module_utils._engine import account, batch, deps, issuance, keys, order
+from ansible_collections.autotls.acme.plugins.module_utils._engine import (
+    account, ari, batch, deps, issuance, keys, order)
 from ansible_collections.autotls.acme.plugins.module_utils._engine.errors import InputError
 
 
@@ -422,6 +459,7 @@ def _one(module, get_client, params) -> dict:
             return {"changed": True, "renewed": False, "reason": "would validate and finalize the order",
                     "order_url": params["order_url"]}
         return issuance.finish(get_client(), request, params["order_url"], reason="order completed")
+    replaces = ari.check_certificate_id(params["replaces"])
     decision = issuance.plan(request, params["acme_directory"])
     result = issuance.not_due_result(decision, request)
     if not decision.due:
@@ -434,9 +472,9 @@ def _one(module, get_client, params) -> dict:
     if module.check_mode:
         return result
     if params["webroot"]:
-        result.update(issuance.issue_with_webroot(get_client(), request, params["webroot"], decision.reason))
+        result.update(issuance.issue_with_webroot(get_client(), request, params["webroot"], decision.reason, replaces))
         return result
-    pending = order.create(get_client(), request.identifiers)
+    pending = order.create(get_client(), request.identifiers, replaces=replaces)
     result.update(pending.to_result())
     result.update(renewed=False, order_status=pending.status)
     return result
@@ -462,6 +500,7 @@ def _batch(module) -> dict:
         merged = dict(params)
         merged.update({key: value for key, value in item.items() if value is not None})
         merged["name"] = item.get("name") or (item.get("identifiers") or ["certificate %d" % index])[0]
+        merged["replaces"] = item.get("replaces")   # names one certificate: never inherited
         if params["order_urls"] is not None:
             merged["order_url"] = order_urls.get(merged["name"])
         items.append(merged)
@@ -514,6 +553,7 @@ def main():
         renew_before_days=dict(type="float"),
         force=dict(type="bool", default=False),
         preferred_chain=dict(type="str"),
+        replaces=dict(type="str"),
         owner=dict(type="str"),
         group=dict(type="str"),
         certificates=dict(type="list", elements="dict", options=dict(
@@ -532,6 +572,7 @@ def main():
             renew_before_days=dict(type="float"),
             force=dict(type="bool"),
             preferred_chain=dict(type="str"),
+            replaces=dict(type="str"),
         )),
         order_urls=dict(type="dict"),
         concurrency=dict(type="int", default=4),
@@ -542,7 +583,7 @@ def main():
         mutually_exclusive=ACME_MUTUALLY_EXCLUSIVE + [
             ("webroot", "order_url"), ("csr", "csr_content"), ("certificates", "identifiers"),
             ("certificates", "csr"), ("certificates", "csr_content"), ("certificates", "order_url"),
-            ("identifiers", "order_urls")],
+            ("certificates", "replaces"), ("identifiers", "order_urls")],
         required_one_of=ACME_REQUIRED_ONE_OF + [("identifiers", "csr", "csr_content", "certificates")],
         supports_check_mode=True,
     )

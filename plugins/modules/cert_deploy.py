@@ -37,8 +37,16 @@ options:
       src:
         description: Path of the file on the control node (read by the action plugin).
         type: path
+      text:
+        description: The file's content as text (for example a challenge file's key authorization), instead of O(files[].src).
+        type: str
+      state:
+        description: V(absent) removes the file (a missing file is fine).
+        type: str
+        choices: [present, absent]
+        default: present
       content:
-        description: Filled in by the action plugin from O(files[].src); base64. Never logged.
+        description: Filled in by the action plugin from O(files[].src) or O(files[].text); base64. Never logged.
         type: str
       dest:
         description: Destination path on the host. Missing parent directories are created (0755).
@@ -88,7 +96,7 @@ EXAMPLES = r'''
 
 RETURN = r'''
 changed_files:
-  description: Destination paths that were (or in check mode would be) written.
+  description: Destination paths that were (or in check mode would be) written or removed.
   returned: always
   type: list
   elements: str
@@ -101,6 +109,7 @@ changed_groups:
 
 import base64
 import grp
+import os
 import pwd
 
 from ansible.module_utils.basic import AnsibleModule
@@ -132,8 +141,11 @@ def _work(module) -> dict:
     params = module.params
     owner = _id(params["owner"], lambda n: pwd.getpwnam(n).pw_uid, "owner")
     group = _id(params["group"], lambda n: grp.getgrnam(n).gr_gid, "group")
-    groups = {}
+    groups, removals = {}, []
     for index, item in enumerate(params["files"]):
+        if item["state"] == "absent":
+            removals.append(item["dest"])
+            continue
         if item["content"] is None:
             raise InputError("files[%d].content" % index, "missing (use src; the action plugin reads it)")
         mode = _mode(item["mode"] or (params["key_mode"] if item["key"] else params["mode"]), "files[%d].mode" % index)
@@ -148,6 +160,11 @@ def _work(module) -> dict:
         if changed:
             changed_files += changed
             changed_groups.append(name)
+    for path in removals:
+        if os.path.lexists(path):
+            if not module.check_mode:
+                os.unlink(path)
+            changed_files.append(path)
     result = {"changed": bool(changed_files), "changed_files": changed_files, "changed_groups": changed_groups}
     if changed_files and module._diff:
         result["diff"] = {"before": "", "after": "".join("changed: %s\n" % path for path in changed_files)}
@@ -159,6 +176,8 @@ def main():
         argument_spec=dict(
             files=dict(type="list", elements="dict", required=True, options=dict(
                 src=dict(type="path"),
+                text=dict(type="str"),
+                state=dict(type="str", default="present", choices=["present", "absent"]),
                 content=dict(type="str", no_log=True),
                 dest=dict(type="path", required=True),
                 group=dict(type="str"),

@@ -21,6 +21,11 @@ description:
   - "O(state=info) answers 'what is due?' for hundreds of certificates in one task: it reads only the small
     metadata objects and decides as M(autotls.acme.acme_order) does (less than a third of the lifetime left, a
     half for certificates that live under 10 days, or fewer than O(renew_before_days) days)."
+  - "With O(ari=true), O(state=info) follows the CA's ACME Renewal Information (ARI, RFC 9773) where the directory
+    offers it: each certificate is due at a random moment inside the window the CA suggests, so the CA can ask for
+    early renewal (for example before a mass revocation) and spread a fleet's renewals. The CA's answer is cached in
+    the entry's status until its C(Retry-After), so most runs send no request; when it cannot be asked, the
+    lifetime-relative policy decides and RV(certificates[].ari_error) says why."
   - "O(state=locked) and O(state=unlocked) take and release a lock with a TTL that holds across machines, so
     that two hosts renewing at once do not both order. A lock whose holder died is taken over after its TTL."
   - On S3 the documented minimal IAM policy allows deletes only under C(<prefix>/locks/), so O(state=absent)
@@ -130,6 +135,29 @@ options:
       - With O(state=info), a certificate is due when fewer than this many days are left, instead of the
         lifetime-relative default of M(autotls.acme.acme_order).
     type: float
+  ari:
+    description:
+      - With O(state=info), ask the CA's renewalInfo resource (ACME Renewal Information, RFC 9773) when
+        O(acme_directory) offers one, and let its suggested window decide due-ness instead of the lifetime policy
+        (or O(renew_before_days)).
+      - Each certificate renews at a random moment inside the window, chosen once and kept while the window does
+        not change. The answer, the chosen moment and the next time to ask (the server's C(Retry-After), 6 hours when
+        it sends none, between 1 minute and 1 week) are cached in the entry's status; until then the CA is not
+        asked again. This cache is not reported as a change and is not written in check mode.
+      - Expired certificates, and certificates due because they came from a test CA or another directory, stay due
+        without asking. Certificates without an RV(certificates[].ari_id) (no Authority Key Identifier), and every
+        certificate when the directory offers no renewalInfo, follow the lifetime policy.
+      - When the CA cannot be asked (unreachable, error answer), the lifetime policy decides, the error is reported
+        in RV(certificates[].ari_error) and the CA is asked again after an hour at the earliest.
+      - The requests are unauthenticated GETs; no ACME account is needed. Requires O(acme_directory) to be an
+        C(https://) URL.
+    type: bool
+    default: false
+  ca_bundle:
+    description:
+      - With O(ari=true), PEM file of CA certificates used to verify the TLS certificate of O(acme_directory) (for a
+        private ACME CA). When unset, the system's trust store.
+    type: path
   lock_ttl:
     description:
       - With O(state=locked), seconds after which the lock expires if it is not released (a crashed holder never
@@ -224,6 +252,15 @@ EXAMPLES = r'''
   ansible.builtin.debug:
     msg: "{{ inventory.due }}"
 
+- name: What is due, as the CA suggests it (ACME Renewal Information)?
+  autotls.acme.cert_store:
+    backend: local
+    local_path: /srv/autotls/store
+    acme_directory: https://acme-v02.api.letsencrypt.org/directory
+    state: info
+    ari: true
+  register: inventory
+
 - name: Record a failed renewal attempt
   autotls.acme.cert_store:
     backend: local
@@ -285,6 +322,11 @@ certificate:
     stored_at:
       description: When the pointer was last written (UTC, ISO 8601).
       type: str
+    ari_id:
+      description:
+        - ARI identifier of the certificate (RFC 9773), or null when it has no Authority Key Identifier; pass it as
+          O(autotls.acme.acme_order#module:replaces) when ordering its replacement.
+      type: str
 new_version:
   description: Whether O(state=present) wrote a new version (false when only metadata changed).
   returned: when O(state=present)
@@ -319,7 +361,37 @@ certificates:
       description: Days until not_after.
       type: float
     renew_at:
-      description: When renewal becomes due (UTC, ISO 8601).
+      description:
+        - When renewal becomes due (UTC, ISO 8601); with ARI, the moment chosen inside the CA's window
+          (RV(certificates[].ari_selected)).
+      type: str
+    ari_id:
+      description:
+        - The certificate's ARI identifier (RFC 9773, C(base64url(AKI).base64url(serial))), or null when it has no
+          Authority Key Identifier or was stored before ARI identifiers were recorded (the next upload adds it).
+        - Pass it as O(autotls.acme.acme_order#module:replaces) when ordering the certificate's replacement.
+      type: str
+    ari_window_start:
+      description: Start of the renewal window the CA suggests (UTC, ISO 8601), when known (O(ari=true)).
+      type: str
+    ari_window_end:
+      description: End of the renewal window the CA suggests (UTC, ISO 8601), when known (O(ari=true)).
+      type: str
+    ari_selected:
+      description:
+        - The moment chosen at random inside the window, at which the certificate becomes due (UTC, ISO 8601), when
+          known (O(ari=true)).
+      type: str
+    ari_next_check:
+      description: When the CA's renewalInfo will be asked again (UTC, ISO 8601), when it was asked (O(ari=true)).
+      type: str
+    ari_explanation_url:
+      description: The page the CA links to explain its window (for example an incident report), if any.
+      type: str
+    ari_error:
+      description:
+        - Why the CA's renewalInfo could not be used (O(ari=true)); the lifetime policy decided instead. Null
+          otherwise.
       type: str
     last_attempt:
       description: When a renewal was last attempted (UTC, ISO 8601), if ever recorded.
@@ -381,7 +453,9 @@ status:
   returned: when O(state=attempted)
   type: dict
 warnings:
-  description: Housekeeping problems after a successful upload (the certificate is stored).
+  description:
+    - Housekeeping problems after a successful upload (the certificate is stored), or renewal information that could
+      not be cached with O(ari=true).
   returned: when there were any
   type: list
   elements: str
@@ -395,6 +469,7 @@ from ansible.module_utils.basic import AnsibleModule
 
 from ansible_collections.autotls.acme.plugins.module_utils import _adapter
 from ansible_collections.autotls.acme.plugins.module_utils._argspec import STAGING_DIRECTORY
+from ansible_collections.autotls.acme.plugins.module_utils._engine import client as acme_client
 from ansible_collections.autotls.acme.plugins.module_utils._engine import deps, fsio, keys, storage
 from ansible_collections.autotls.acme.plugins.module_utils._engine.errors import InputError
 from ansible_collections.autotls.acme.plugins.module_utils._engine.storage import bundles
@@ -501,11 +576,27 @@ def _on_disk(params) -> dict:
     return {}
 
 
+def _ari_client(params):
+    """An ACME client that only reads the directory and renewalInfo (unauthenticated GETs)."""
+    directory = params["acme_directory"]
+    if not directory or not directory.startswith("https://"):
+        raise InputError("acme_directory", "must be an https:// URL to ask it for renewal information (ari), got %r"
+                         % directory)
+    ca_bundle = params["ca_bundle"] or None   # "" means unset (roles pass variables through)
+    if ca_bundle and not os.path.isfile(ca_bundle):
+        raise InputError("ca_bundle", "%s is not a readable file" % params["ca_bundle"])
+    # GETs are not signed, but the client wants a key: a throwaway one, never stored.
+    return acme_client.AcmeClient(directory, keys.generate_private_key("ecdsa-p256"), ca_bundle=ca_bundle,
+                                  request_timeout=ARI_REQUEST_TIMEOUT, retry_timeout=ARI_RETRY_TIMEOUT)
+
+
 def _lock_state_result(state) -> dict:
     return state.to_result() if state else {}
 
 
 STATES = ("present", "fetched", "absent", "info", "locked", "unlocked", "attempted")
+ARI_REQUEST_TIMEOUT = 15   # seconds per renewalInfo request ...
+ARI_RETRY_TIMEOUT = 20     # ... and for retrying a busy CA (429/5xx) before falling back to the lifetime policy
 
 
 def _work(module) -> dict:
@@ -533,7 +624,9 @@ def _work(module) -> dict:
         elif state == "info":
             names = params["names"] if params["names"] is not None else (
                 [params["name"]] if params["name"] else None)
-            result.update(store.info(names, renew_before_days=params["renew_before_days"]))
+            ari_client = _ari_client(params) if params["ari"] else None
+            result.update(store.info(names, renew_before_days=params["renew_before_days"], ari_client=ari_client,
+                                     ari_cache=not module.check_mode))
         elif state == "locked":
             before = store.lock_state(params["name"])
             if module.check_mode:
@@ -593,6 +686,8 @@ def main():
         lock_token=dict(type="str", no_log=False),
         attempt_error=dict(type="str"),
         attempt_retry_after=dict(type="float"),
+        ari=dict(type="bool", default=False),
+        ca_bundle=dict(type="path"),
     )
     module = AnsibleModule(
         argument_spec=argument_spec,
@@ -616,6 +711,8 @@ def main():
     groups = {"s3": [deps.S3], "redis": [deps.REDIS]}.get(module.params["backend"], [])
     if module.params["state"] in ("present", "fetched"):
         groups.append(deps.CRYPTO)
+    if module.params["state"] == "info" and module.params["ari"]:
+        groups.append(deps.ACME)
     _adapter.require_libraries(module, *groups)
     module.exit_json(**_adapter.run(module, lambda: _work(module)))
 

@@ -151,14 +151,19 @@ def write_outputs(request: CertificateRequest, key_pem, issued, metadata: dict) 
     return write_together(specs)
 
 
-def issue_with_webroot(client, request: CertificateRequest, webroot: str, reason: str = "") -> dict:
-    """Single call: create the order, publish into webroot, finish, always clean up."""
-    pending = order.create(client, request.identifiers)
+def issue_with_webroot(client, request: CertificateRequest, webroot: str, reason: str = "",
+                       replaces: str | None = None) -> dict:
+    """Single call: create the order (naming the certificate it replaces, ARI), publish into webroot,
+    finish, always clean up."""
+    pending = order.create(client, request.identifiers, replaces=replaces)
     try:
         challenge.publish(webroot, pending.challenge_files)
-        return finish(client, request, pending.url, reason)
+        result = finish(client, request, pending.url, reason)
     finally:
         challenge.remove(webroot, pending.challenge_files)
+    ari_fields = pending.to_result()
+    result.update((name, ari_fields[name]) for name in ("replaces", "replaces_dropped") if name in ari_fields)
+    return result
 
 
 def not_due_result(decision: policy.RenewalDecision, request: CertificateRequest, now=None) -> dict:

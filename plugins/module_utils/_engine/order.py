@@ -12,10 +12,10 @@ from __future__ import annotations
 import base64
 from dataclasses import dataclass, field
 
-from . import keys
+from . import ari, keys
 from .challenge import ChallengeFile, validate_token
 from .client import Deadline, problem_from_body
-from .errors import AuthorizationFailed, EngineError, InputError
+from .errors import ACMEProblem, AuthorizationFailed, EngineError, InputError
 
 try:
     import josepy as jose
@@ -34,11 +34,18 @@ class PendingOrder:
     identifiers: list
     challenge_files: list = field(default_factory=list)
     expires: str | None = None
+    replaces: str | None = None           # the ARI CertID the CA accepted in "replaces"
+    replaces_dropped: str | None = None   # why "replaces" was dropped and the order placed without it
 
     def to_result(self) -> dict:
-        return {"order_url": self.url, "status": self.status, "expires": self.expires,
-                "identifiers": [i.value for i in self.identifiers],
-                "challenge_files": [f.to_result() for f in self.challenge_files]}
+        result = {"order_url": self.url, "status": self.status, "expires": self.expires,
+                  "identifiers": [i.value for i in self.identifiers],
+                  "challenge_files": [f.to_result() for f in self.challenge_files]}
+        if self.replaces:
+            result["replaces"] = self.replaces
+        if self.replaces_dropped:
+            result["replaces_dropped"] = self.replaces_dropped
+        return result
 
 
 @dataclass
@@ -81,9 +88,38 @@ def _failure(authz: dict) -> dict:
     return failure
 
 
-def create(client, identifiers: list) -> PendingOrder:
-    """Create an order and return the challenge files that must be published."""
-    response = client.post(client.directory["newOrder"], {"identifiers": [i.to_json() for i in identifiers]})
+def rejects_replaces(problem: ACMEProblem) -> bool:
+    """Whether the CA refused the order because of its "replaces" field (RFC 9773 section 5).
+
+    alreadyReplaced (409): another order already replaces that certificate. Other CAs
+    refuse a replaces they do not like (unknown certificate, another account's, names
+    that do not overlap) with malformed / unauthorized / a plain 400 naming the field.
+    """
+    if problem.code == "alreadyReplaced":
+        return True
+    return problem.status in (400, 403, 409) and "replace" in (problem.detail or "").lower()
+
+
+def create(client, identifiers: list, replaces: str | None = None) -> PendingOrder:
+    """Create an order and return the challenge files that must be published.
+
+    replaces is the ARI CertID of the certificate this order renews; it is sent only
+    when the directory offers renewalInfo. If the CA refuses it (already replaced,
+    unknown, ...), the order is placed again without it rather than failing.
+    """
+    payload = {"identifiers": [i.to_json() for i in identifiers]}
+    replaces = ari.check_certificate_id(replaces)
+    if replaces and ari.renewal_info_url(client):
+        payload["replaces"] = replaces
+    dropped = None
+    try:
+        response = client.post(client.directory["newOrder"], payload)
+    except ACMEProblem as problem:
+        if "replaces" not in payload or not rejects_replaces(problem):
+            raise
+        dropped = "%s: %s" % (problem.code, problem.detail) if problem.detail else problem.code
+        del payload["replaces"]
+        response = client.post(client.directory["newOrder"], payload)
     order = response.json()
     url = response.headers.get("Location")
     files = []
@@ -99,7 +135,8 @@ def create(client, identifiers: list) -> PendingOrder:
         files.append(ChallengeFile(identifier=authz["identifier"]["value"], token=token,
                                    content=_key_authorization(client, token), challenge_url=challenge["url"]))
     return PendingOrder(url=url, status=order.get("status"), identifiers=_identifiers_of(order),
-                        challenge_files=files, expires=order.get("expires"))
+                        challenge_files=files, expires=order.get("expires"), replaces=payload.get("replaces"),
+                        replaces_dropped=dropped)
 
 
 def _validate(client, order: dict, deadline: Deadline) -> None:

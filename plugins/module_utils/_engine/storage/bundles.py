@@ -11,7 +11,8 @@ directory URL so that staging and production never mix):
   versions/<slug>/<name>/<version>/chain.pem      intermediates
   versions/<slug>/<name>/<version>/fullchain.pem  leaf + intermediates
   certs/<slug>/<name>/current.json                pointer: version id, metadata, SHA-256 of each file
-  certs/<slug>/<name>/status.json                 last renewal attempt, its error, consecutive failures
+  certs/<slug>/<name>/status.json                 last renewal attempt, its error, consecutive failures,
+                                                  cached ACME Renewal Information (key "ari")
 
 A new bundle is written as a new version first and the pointer is replaced
 last, in one atomic write, so a reader that follows the pointer always finds
@@ -26,6 +27,10 @@ On backends that may delete, versions beyond the newest KEEP_VERSIONS are pruned
 
 The attempt status is a separate object so that recording a failed attempt can
 never overwrite a pointer that another machine switched in the meantime.
+
+With an ACME client, info() also asks the CA's renewalInfo resource (ARI, RFC 9773)
+when a certificate is due, and caches the answer in status.json until the
+server's Retry-After: a few hundred certificates cost no request on most runs.
 """
 from __future__ import annotations
 
@@ -33,13 +38,15 @@ import datetime
 import hashlib
 import ipaddress
 import json
+import random
 import re
 import secrets
 import urllib.parse
 from dataclasses import dataclass
 
-from .. import keys, policy
-from ..errors import InputError, StorageError
+from .. import ari, keys, policy
+from ..client import RETRYABLE_STATUS
+from ..errors import ACMEProblem, EngineError, InputError, StorageError, TransportError
 
 FORMAT = 1
 POINTER = "current.json"
@@ -53,7 +60,11 @@ READ_RETRIES = 3
 _NAME = re.compile(r"^[A-Za-z0-9_*@+=,~][A-Za-z0-9._*@+=,~-]*$")
 _ISO = "%Y-%m-%dT%H:%M:%SZ"
 PUBLIC_FIELDS = ("name", "version", "acme_directory", "account_uri", "identifiers", "not_before", "not_after",
-                 "serial", "key_type", "issuer", "subject", "obtained_at", "stored_at")
+                 "serial", "key_type", "issuer", "subject", "obtained_at", "stored_at", "ari_id")
+LIFETIME_WINDOW_REASON = "within renewal window"   # how policy.decide words a lifetime-window renewal
+ARI_ERROR_DELAY = datetime.timedelta(hours=1)   # a failing renewalInfo endpoint is asked again after this
+ARI_FIELDS = ("ari_window_start", "ari_window_end", "ari_selected", "ari_next_check", "ari_explanation_url",
+              "ari_error")
 
 
 def validate_name(name, field_name: str = "name") -> str:
@@ -242,7 +253,9 @@ class CertificateStore:
         hashes = {fname: _sha256(data) for fname, data in bundle.files().items()}
         same_files = bool(before) and before.get("files") == hashes
         account = account_uri if account_uri is not None else (before or {}).get("account_uri")
-        if same_files and account == before.get("account_uri"):
+        ari_id = ari.try_certificate_id(bundle.certificate)
+        # (a pointer written before ARI ids were recorded gets its ari_id on the next upload)
+        if same_files and account == before.get("account_uri") and ari_id == before.get("ari_id"):
             return {"changed": False, "version": before["version"], "before": public_metadata(before),
                     "after": public_metadata(before)}
         version = before["version"] if same_files else self._new_version(now, info.serial)
@@ -253,7 +266,7 @@ class CertificateStore:
             "key_type": keys.key_type_of(keys.load_private_key(bundle.private_key, "private_key")),
             "issuer": info.issuer, "subject": info.subject, "public_key_sha256": info.public_key_sha256,
             "obtained_at": before.get("obtained_at") if same_files else _iso(now),
-            "stored_at": _iso(now), "files": hashes,
+            "stored_at": _iso(now), "files": hashes, "ari_id": ari_id,
         }
         result = {"changed": True, "version": version, "new_version": not same_files,
                   "before": public_metadata(before), "after": public_metadata(pointer), "warnings": []}
@@ -389,11 +402,16 @@ class CertificateStore:
         return sorted(set(found))
 
     def info(self, names=None, renew_before_days: float | None = None,
-             now: datetime.datetime | None = None) -> dict:
+             now: datetime.datetime | None = None, ari_client=None, ari_cache: bool = True) -> dict:
         """Expiry, due-ness (policy.decide, as acme_order) and last attempt of many certificates.
 
         Reads only the small pointer and status objects, never keys or certificates.
         names None means every stored certificate of this directory.
+
+        ari_client (an AcmeClient; no account needed) lets the CA's renewalInfo window
+        (ARI, RFC 9773) decide due-ness where the directory offers it. Its answers are
+        cached in each status object until the server's Retry-After, so most runs send
+        no request; ari_cache False (check mode) asks without writing the cache.
         """
         now = now or policy.utcnow()
         if renew_before_days is not None and renew_before_days < 0:
@@ -410,7 +428,8 @@ class CertificateStore:
         for name in wanted:
             paths += [self._entry(name) + POINTER, self._entry(name) + STATUS]
         data = self.storage.load_many(paths)
-        certificates = []
+        asker = _AriAsker(ari_client) if ari_client is not None else None
+        certificates, warnings = [], []
         for name in wanted:
             pointer = self._parse(data[self._entry(name) + POINTER], "pointer", name)
             status = self._parse(data[self._entry(name) + STATUS], "status", name) or {}
@@ -418,16 +437,21 @@ class CertificateStore:
                 continue
             if not explicit and not pointer and not status:
                 continue
-            item = {"name": name}
+            item, decision = {"name": name}, None
             info = cert_info_from_metadata(pointer) if pointer and not pointer.get("deleted") else None
             if info is None:
-                item.update(exists=False, due=True, reason="no existing certificate")
+                item.update(exists=False, due=True, reason="no existing certificate", ari_id=None)
             else:
                 decision = policy.decide(info, directory=self.directory, cert_directory=pointer.get("acme_directory"),
                                          renew_before_days=renew_before_days, now=now)
                 item.update(public_metadata(pointer))
                 item.update(decision.to_result(now))
                 item["exists"] = True
+            item.update((field, None) for field in ARI_FIELDS)
+            if decision is not None and asker is not None and item["ari_id"]:
+                warning = self._apply_ari(name, item, decision, status, asker, now, ari_cache)
+                if warning:
+                    warnings.append(warning)
             item.update(last_attempt=status.get("last_attempt"), last_error=status.get("last_error"),
                         last_success=status.get("last_success"),
                         consecutive_failures=int(status.get("consecutive_failures") or 0))
@@ -437,9 +461,63 @@ class CertificateStore:
             item["next_attempt"] = _iso(upcoming) if upcoming else None
             item["backing_off"] = bool(upcoming and now < upcoming)
             certificates.append(item)
-        return {"certificates": certificates, "count": len(certificates),
-                "due": [item["name"] for item in certificates if item["due"]],
-                "not_due": [item["name"] for item in certificates if not item["due"]]}
+        result = {"certificates": certificates, "count": len(certificates),
+                  "due": [item["name"] for item in certificates if item["due"]],
+                  "not_due": [item["name"] for item in certificates if not item["due"]]}
+        if warnings:
+            result["warnings"] = warnings
+        return result
+
+    # ---- ACME Renewal Information -----------------------------------------------------------
+
+    def _apply_ari(self, name: str, item: dict, decision, status: dict, asker, now, write: bool):
+        """Let the CA's renewal window decide item's due-ness; returns a warning or None."""
+        cert_id = item["ari_id"]
+        cached = status.get("ari")
+        if not isinstance(cached, dict) or cached.get("cert_id") != cert_id:
+            cached = None   # never asked, or the answer was about the certificate this one replaced
+        # Due whatever the CA suggests (expired - RFC 9773 4.3 says not to ask then -, issued
+        # by a test CA or another directory): ARI is neither asked nor followed.
+        governs = not decision.due or decision.reason.startswith(LIFETIME_WINDOW_REASON)
+        state, warning = cached, None
+        if governs:
+            next_check = _parse_iso((cached or {}).get("next_check"))
+            if next_check is None or now >= next_check:
+                state, keep = asker.ask(cert_id, cached, now)
+                if state is not None and keep and write:
+                    warning = self._write_ari(name, state)
+        if not state:
+            return warning
+        item["ari_next_check"] = state.get("next_check")
+        item["ari_error"] = state.get("error")
+        start, end, selected = (_parse_iso(state.get(key)) for key in ("start", "end", "selected"))
+        if state.get("error") or start is None or end is None or selected is None:
+            return warning   # the lifetime policy decides
+        item.update(ari_window_start=_iso(start), ari_window_end=_iso(end), ari_selected=_iso(selected),
+                    ari_explanation_url=state.get("explanation_url"))
+        if governs:
+            window = ari.RenewalWindow(start=start, end=end, explanation_url=state.get("explanation_url"))
+            item["due"] = ari.decide(window, selected, now)
+            item["renew_at"] = _iso(selected)
+            if item["due"]:
+                item["reason"] = "ARI window %s (suggested %s to %s)" % (
+                    "open" if now < end else "passed", _iso(start), _iso(end))
+            else:
+                item["reason"] = "not due (ARI suggests renewal after %s; selected %s)" % (
+                    _iso(start), _iso(selected))
+        return warning
+
+    def _write_ari(self, name: str, state: dict):
+        """Cache state as the "ari" key of name's status, re-read just before: attempt records stay intact."""
+        try:
+            status = self._status(name)
+            if status.get("ari") == state:
+                return None
+            status["ari"] = state
+            self.storage.store(self._entry(name) + STATUS, json.dumps(status, sort_keys=True).encode())
+        except StorageError as exc:
+            return "%s: the renewal information was not cached: %s" % (name, exc.msg)
+        return None
 
     # ---- locks ------------------------------------------------------------------------------
 
@@ -451,3 +529,48 @@ class CertificateStore:
 
     def lock_state(self, name: str):
         return self.storage.lock_state(self.lock_name(name))
+
+
+class _AriAsker:
+    """Asks one CA's renewalInfo for the certificates of one info() call.
+
+    The directory is read only when a first certificate needs asking (cached answers
+    cost no request). When the CA cannot be reached, the other certificates of this
+    call are not asked (and nothing is cached for them): one timeout, not hundreds.
+    """
+
+    def __init__(self, client, rng=None):
+        self.client = client
+        self.rng = rng or random
+        self.unreachable = None
+
+    def ask(self, cert_id: str, cached: dict | None, now: datetime.datetime):
+        """(state to report, whether to cache it); (None, False) when the directory offers no renewalInfo."""
+        if self.unreachable:
+            return {"cert_id": cert_id, "error": "not asked: %s" % self.unreachable, "next_check": None,
+                    "checked_at": _iso(now)}, False
+        delay = ARI_ERROR_DELAY
+        try:
+            window = ari.fetch(self.client, cert_id)
+        except EngineError as exc:
+            message = exc.msg
+            retry_after = getattr(exc, "retry_after", None)
+            if retry_after:
+                delay = max(delay, datetime.timedelta(seconds=ari.clamp_retry_after(retry_after)))
+            if isinstance(exc, TransportError) or exc.details.get("directory") or (
+                    isinstance(exc, ACMEProblem) and exc.status in RETRYABLE_STATUS):
+                self.unreachable = message   # the same for every certificate: do not ask again in this call
+            return {"cert_id": cert_id, "error": ("renewalInfo: %s" % message)[:MAX_ERROR],
+                    "next_check": _iso(now + delay), "checked_at": _iso(now)}, True
+        if window is None:
+            return None, False
+        start, end = _iso(window.start), _iso(window.end)
+        selected = None
+        if cached and cached.get("start") == start and cached.get("end") == end:
+            selected = cached.get("selected") if _parse_iso(cached.get("selected")) else None
+        if selected is None:   # a new (or changed) window: pick the moment anew
+            selected = _iso(ari.select_time(window, self.rng))
+        return {"cert_id": cert_id, "start": start, "end": end, "selected": selected,
+                "explanation_url": window.explanation_url,
+                "next_check": _iso(now + datetime.timedelta(seconds=window.retry_after_seconds)),
+                "checked_at": _iso(now)}, True
