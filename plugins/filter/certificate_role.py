@@ -113,6 +113,17 @@ def certificate_challenge_files(challenge_files, webroot, state="present"):
             for item in challenge_files or []]
 
 
+def certificate_attempts(failures):
+    """cert_store attempts entries for failed certificates (with the CA's Retry-After, when it sent one)."""
+    attempts = []
+    for failure in failures or []:
+        attempt = {"name": failure["name"], "error": failure.get("msg") or "failed"}
+        if failure.get("retry_after_seconds") is not None:
+            attempt["retry_after"] = failure["retry_after_seconds"]
+        attempts.append(attempt)
+    return attempts
+
+
 def certificate_services_of(plan, names):
     """Services used by the named certificates, each once."""
     services = []
@@ -244,6 +255,7 @@ class FilterModule:
             "certificate_tls_checks": certificate_tls_checks,
             "certificate_services_of": certificate_services_of,
             "certificate_challenge_files": certificate_challenge_files,
+            "certificate_attempts": certificate_attempts,
             "certificate_status": certificate_status,
             "certificate_prometheus": certificate_prometheus,
             "certificate_summary": certificate_summary,

@@ -75,6 +75,8 @@ options:
       - With O(state=info), the certificates to report. When omitted (and O(name) too), every certificate stored
         for O(acme_directory).
       - Names that are not stored are reported with RV(certificates[].exists=false) and due.
+      - Batch forms - with O(state=present) (files from O(src_dir)), O(state=fetched) (files to O(dest_dir)) and
+        O(state=locked), every named certificate is handled in this one call.
     type: list
     elements: str
   acme_directory:
@@ -182,6 +184,39 @@ options:
       - With O(state=attempted), the seconds the CA asked to wait (C(Retry-After) of a C(rateLimited) answer).
       - Later runs do not contact the CA for this certificate before then (see RV(certificates[].next_attempt)).
     type: float
+  src_dir:
+    description:
+      - Batch form of O(state=present) with O(names) - each certificate's files are read from
+        C(<src_dir>/<name>/privkey.pem), C(cert.pem), C(chain.pem) and (if present) C(fullchain.pem).
+    type: path
+  dest_dir:
+    description:
+      - Batch form of O(state=fetched) with O(names) - each certificate is written to
+        C(<dest_dir>/<name>/privkey.pem), C(cert.pem), C(chain.pem) and C(fullchain.pem).
+    type: path
+  missing_ok:
+    description: With O(state=fetched) and O(names), skip names that are not stored (reported with C(missing)).
+    type: bool
+    default: false
+  lock_tokens:
+    description:
+      - Batch form of O(state=unlocked) - the RV(lock_tokens) returned by O(state=locked) with O(names).
+    type: dict
+  attempts:
+    description: Batch form of O(state=attempted) - one entry per certificate.
+    type: list
+    elements: dict
+    suboptions:
+      name:
+        description: Certificate name.
+        type: str
+        required: true
+      error:
+        description: The error of the failed attempt; omit it to record a success.
+        type: str
+      retry_after:
+        description: Seconds the CA asked to wait (rate limits).
+        type: float
 notes:
   - "Clocks: the V(local) backend compares lock expiry with the host's clock, V(redis) with the server's, and
     V(s3) with the S3 server's C(Date), so clock skew between machines does not shorten or lengthen a lock."
@@ -327,6 +362,17 @@ certificate:
         - ARI identifier of the certificate (RFC 9773), or null when it has no Authority Key Identifier; pass it as
           O(autotls.acme.acme_order#module:replaces) when ordering its replacement.
       type: str
+lock_tokens:
+  description:
+    - With O(state=locked) and O(names), the owner token of each lock taken (all or none are taken); pass it to
+      O(state=unlocked) as O(lock_tokens).
+  returned: when O(state=locked) with O(names)
+  type: dict
+released:
+  description: With O(lock_tokens), the names whose lock was released.
+  returned: when O(state=unlocked) with O(lock_tokens)
+  type: list
+  elements: str
 new_version:
   description: Whether O(state=present) wrote a new version (false when only metadata changed).
   returned: when O(state=present)
@@ -337,8 +383,11 @@ files:
   type: list
   elements: str
 certificates:
-  description: One entry per certificate for O(state=info).
-  returned: when O(state=info)
+  description:
+    - One entry per certificate for O(state=info).
+    - For the batch forms (O(names) with O(state=present) or O(state=fetched), O(attempts)), one result per
+      certificate with C(name) and the fields of the single form (C(certificate), C(files), C(missing), C(status)).
+  returned: when O(state=info) or a batch form
   type: list
   elements: dict
   contains:
@@ -471,7 +520,7 @@ from ansible_collections.autotls.acme.plugins.module_utils import _adapter
 from ansible_collections.autotls.acme.plugins.module_utils._argspec import STAGING_DIRECTORY
 from ansible_collections.autotls.acme.plugins.module_utils._engine import client as acme_client
 from ansible_collections.autotls.acme.plugins.module_utils._engine import deps, fsio, keys, storage
-from ansible_collections.autotls.acme.plugins.module_utils._engine.errors import InputError
+from ansible_collections.autotls.acme.plugins.module_utils._engine.errors import EngineError, InputError
 from ansible_collections.autotls.acme.plugins.module_utils._engine.storage import bundles
 
 PARTS = ("private_key", "certificate", "chain", "fullchain")
@@ -519,8 +568,8 @@ def _read_source(params, part):
     return None, part + "_path"
 
 
-def _present(module, store):
-    params = module.params
+def _present(module, store, params=None):
+    params = params or module.params
     values, fields = {}, {}
     for part in PARTS:
         values[part], fields[part] = _read_source(params, part)
@@ -535,8 +584,8 @@ def _present(module, store):
     return out
 
 
-def _fetched(module, store):
-    params = module.params
+def _fetched(module, store, params=None):
+    params = params or module.params
     owner = _ids(params["owner"], lambda n: pwd.getpwnam(n).pw_uid, "owner")
     group = _ids(params["group"], lambda n: grp.getgrnam(n).gr_gid, "group")
     key_mode = _mode(params["private_key_mode"], "private_key_mode", fsio.KEY_MODE)
@@ -562,6 +611,67 @@ def _fetched(module, store):
         after = {"certificate": bundles.public_metadata(pointer), "files": changed}
         out["diff"] = {"before": _on_disk(params), "after": after}
     return out
+
+
+BUNDLE_FILES = {"private_key": "privkey.pem", "certificate": "cert.pem", "chain": "chain.pem",
+                "fullchain": "fullchain.pem"}
+
+
+def _per_name(params, name, directory_option):
+    """params for one certificate of a batch: its files are <directory>/<name>/<part>.pem."""
+    directory = params[directory_option]
+    if not directory:
+        raise InputError(directory_option, "is required with names for state=%s" % params["state"])
+    one = dict(params, name=name)
+    for part, filename in BUNDLE_FILES.items():
+        one[part + "_path"] = os.path.join(directory, name, filename)
+        one[part + "_content"] = None
+    if params["state"] == "present" and not os.path.exists(one["fullchain_path"]):
+        one["fullchain_path"] = None
+    return one
+
+
+def _batch(module, store, state) -> dict:
+    """Many certificates in one call: each name is done as the single form would, results in order."""
+    params = module.params
+    results = []
+    if state == "present":
+        for name in params["names"]:
+            results.append(dict(_present(module, store, _per_name(params, name, "src_dir")), name=name))
+    elif state == "fetched":
+        for name in params["names"]:
+            if params["missing_ok"] and store.get(name) is None:
+                results.append({"name": name, "changed": False, "missing": True})
+                continue
+            results.append(dict(_fetched(module, store, _per_name(params, name, "dest_dir")), name=name))
+    elif state == "locked":
+        tokens = {}
+        try:
+            for name in params["names"]:
+                if module.check_mode:
+                    tokens[name] = None
+                    continue
+                tokens[name] = store.lock(name, params["lock_ttl"], timeout=params["lock_timeout"]).to_result()["token"]
+        except EngineError:
+            for name, token in tokens.items():  # all or nothing: never keep a partial set of locks
+                if token:
+                    store.unlock(name, token)
+            raise
+        return {"changed": bool(tokens), "lock_tokens": tokens}
+    elif state == "unlocked":
+        released = [name for name, token in (params["lock_tokens"] or {}).items()
+                    if token and (module.check_mode or store.unlock(name, token))]
+        return {"changed": bool(released), "released": released}
+    elif state == "attempted":
+        for index, attempt in enumerate(params["attempts"]):
+            if not attempt.get("name"):
+                raise InputError("attempts[%d].name" % index, "is required")
+            bundles.validate_name(attempt["name"], "attempts[%d].name" % index)
+            recorded = store.record_attempt(attempt["name"], attempt.get("error"), check_mode=module.check_mode,
+                                            retry_after=attempt.get("retry_after"))
+            results.append({"name": attempt["name"], "status": recorded["after"]})
+        return {"changed": bool(results), "certificates": results}
+    return {"changed": any(r["changed"] for r in results), "certificates": results}
 
 
 def _on_disk(params) -> dict:
@@ -612,7 +722,12 @@ def _work(module) -> dict:
     try:
         store = bundles.CertificateStore(backend, params["acme_directory"])
         result = {"changed": False, "storage": backend.describe()}
-        if state == "present":
+        batched = (state in ("present", "fetched", "locked") and params["names"] is not None) or (
+            state == "unlocked" and params["lock_tokens"] is not None) or (
+            state == "attempted" and params["attempts"] is not None)
+        if batched:
+            result.update(_batch(module, store, state))
+        elif state == "present":
             result.update(_present(module, store))
         elif state == "fetched":
             result.update(_fetched(module, store))
@@ -686,6 +801,15 @@ def main():
         lock_token=dict(type="str", no_log=False),
         attempt_error=dict(type="str"),
         attempt_retry_after=dict(type="float"),
+        src_dir=dict(type="path"),
+        dest_dir=dict(type="path"),
+        missing_ok=dict(type="bool", default=False),
+        lock_tokens=dict(type="dict", no_log=False),
+        attempts=dict(type="list", elements="dict", options=dict(
+            name=dict(type="str", required=True),
+            error=dict(type="str"),
+            retry_after=dict(type="float"),
+        )),
         ari=dict(type="bool", default=False),
         ca_bundle=dict(type="path"),
     )
@@ -695,16 +819,17 @@ def main():
                             ("chain_path", "chain_content"), ("fullchain_path", "fullchain_content"),
                             ("name", "names")],
         required_if=[
-            ("state", "present", ("name",)),
-            ("state", "present", ("private_key_path", "private_key_content"), True),
-            ("state", "present", ("certificate_path", "certificate_content", "fullchain_path", "fullchain_content"),
-             True),
-            ("state", "fetched", ("name",)),
-            ("state", "fetched", ("private_key_path", "certificate_path", "chain_path", "fullchain_path"), True),
+            ("state", "present", ("name", "names"), True),
+            ("state", "present", ("private_key_path", "private_key_content", "src_dir"), True),
+            ("state", "present", ("certificate_path", "certificate_content", "fullchain_path", "fullchain_content",
+                                  "src_dir"), True),
+            ("state", "fetched", ("name", "names"), True),
+            ("state", "fetched", ("private_key_path", "certificate_path", "chain_path", "fullchain_path",
+                                  "dest_dir"), True),
             ("state", "absent", ("name",)),
-            ("state", "locked", ("name",)),
-            ("state", "unlocked", ("name", "lock_token")),
-            ("state", "attempted", ("name",)),
+            ("state", "locked", ("name", "names"), True),
+            ("state", "unlocked", ("lock_token", "lock_tokens"), True),
+            ("state", "attempted", ("name", "attempts"), True),
         ],
         supports_check_mode=True,
     )
