@@ -368,7 +368,7 @@ lock_tokens:
       O(state=unlocked) as O(lock_tokens).
   returned: when O(state=locked) with O(names)
   type: dict
-released:
+released_names:
   description: With O(lock_tokens), the names whose lock was released.
   returned: when O(state=unlocked) with O(lock_tokens)
   type: list
@@ -661,7 +661,7 @@ def _batch(module, store, state) -> dict:
     elif state == "unlocked":
         released = [name for name, token in (params["lock_tokens"] or {}).items()
                     if token and (module.check_mode or store.unlock(name, token))]
-        return {"changed": bool(released), "released": released}
+        return {"changed": bool(released), "released_names": released}
     elif state == "attempted":
         for index, attempt in enumerate(params["attempts"]):
             if not attempt.get("name"):
