@@ -2,6 +2,7 @@
 import http.server
 import json
 import os
+import random
 import re
 import subprocess
 import threading
@@ -87,7 +88,9 @@ def test_nothing_due_changes_nothing_and_exits_zero(three):
 def test_failure_alerts_keeps_the_old_certificate_and_backs_off(three, tmp_path):
     before = served(three)
     stored = three.stored_serial("c")
-    three.certificates[2]["renew_before_days"] = 100000
+    # A name never validated before makes c due and needs a challenge (Pebble may reuse
+    # authorizations of names it validated already, which would need none).
+    three.certificates[2]["identifiers"] = ["c.example.com", "fresh-%d.example.com" % random.randrange(10 ** 9)]
     unserved = str(tmp_path / "not-served")  # HTTP-01 will find nothing there
     three.write_inventory()
     inventory = open(three.inventory).read()
