@@ -9,7 +9,8 @@ KEEP_STACK ?=
 COLLECTIONS_DIR := $(CURDIR)/build/collections
 COLLECTION_LINK := $(COLLECTIONS_DIR)/ansible_collections/autotls/acme
 
-.PHONY: deps collection-link stack-start stack-stop sanity lint units integration test demo clean
+.PHONY: deps collection-link stack-start stack-stop sanity lint units integration test demo clean bench bench-smoke
+BENCH_ARGS ?=
 # `test` lists its steps as prerequisites; keep them in order even under -j.
 .NOTPARALLEL:
 
@@ -58,7 +59,16 @@ integration: collection-link
 	[ -n "$(KEEP_STACK)" ] || { scripts/stack.sh stop; [ ! -x scripts/services.sh ] || scripts/services.sh stop; }; \
 	exit $$rc
 
-test: deps units integration sanity lint
+# Benchmark against certbot, community.crypto and a bare-library floor (bench/run.py). Installs its
+# contenders into build/bench/venv-* on first use; about 15-25 min on 2 cores. Not part of `make test`.
+bench: deps collection-link
+	$(PYTHON) bench/run.py $(BENCH_ARGS)
+
+# Tiny-N smoke run of the benchmark (our contenders and the floor, nothing installed); part of `make test`.
+bench-smoke: collection-link
+	$(PYTHON) bench/run.py --smoke $(if $(KEEP_STACK),--keep-stack)
+
+test: deps units integration sanity lint bench-smoke
 
 # End to end on the embedded default: a local Pebble CA and nginx on loopback.
 demo: deps collection-link

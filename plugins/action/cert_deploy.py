@@ -12,7 +12,7 @@ from ansible.plugins.action import ActionBase
 
 class ActionModule(ActionBase):
     TRANSFERS_FILES = False
-    _VALID_ARGS = frozenset(("files", "owner", "group", "mode", "key_mode"))
+    _VALID_ARGS = frozenset(("files", "owner", "group", "mode", "key_mode", "compare_only"))
 
     def run(self, tmp=None, task_vars=None):
         result = super().run(tmp, task_vars)
@@ -22,7 +22,7 @@ class ActionModule(ActionBase):
             if not isinstance(item, dict) or "dest" not in item:
                 raise AnsibleActionFail("files[%d]: needs dest" % index)
             shipped = {key: value for key, value in item.items() if key not in ("src", "text")}
-            if item.get("state", "present") == "absent":
+            if item.get("state", "present") == "absent" or args.get("compare_only"):
                 files.append(shipped)
                 continue
             if "src" in item:

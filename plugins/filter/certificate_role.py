@@ -99,11 +99,23 @@ def certificate_order_requests(plan, names, info=None):
     return requests
 
 
-def certificate_deploy_files(plan, deploy_dir):
-    """One entry per file to deploy on a host: source in staging, destination, whether it is a key."""
-    return [{"group": cert["name"], "src": cert["staging"][kind],
-             "dest": cert["deploy"][kind] or posixpath.join(deploy_dir, cert["name"], kind + ".pem"),
-             "key": kind == "privkey"} for cert in plan for kind in FILES]
+def certificate_deploy_files(plan, deploy_dir, info=None, names=None):
+    """One entry per file to deploy on a host: destination, whether it is a key, and either the source in
+    staging or (given the storage info) the SHA-256 the deployed copy must have. names limits the certificates."""
+    stored = {entry["name"]: entry.get("file_sha256") or {} for entry in (info or {}).get("certificates", [])}
+    files = []
+    for cert in plan:
+        if names is not None and cert["name"] not in names:
+            continue
+        for kind in FILES:
+            entry = {"group": cert["name"], "key": kind == "privkey",
+                     "dest": cert["deploy"][kind] or posixpath.join(deploy_dir, cert["name"], kind + ".pem")}
+            if info is not None:
+                entry["sha256"] = stored.get(cert["name"], {}).get(kind + ".pem") or ""
+            else:
+                entry["src"] = cert["staging"][kind]
+            files.append(entry)
+    return files
 
 
 def certificate_challenge_files(challenge_files, webroot, state="present"):

@@ -62,6 +62,17 @@ options:
         description: The file is a private key.
         type: bool
         default: false
+      sha256:
+        description: With O(compare_only), the SHA-256 (hex) the file's content must have.
+        type: str
+  compare_only:
+    description:
+      - Only compare the files on the host with O(files[].sha256) (and mode, owner, group) and report the groups
+        that are missing or differ in RV(stale_groups); nothing is written and nothing is shipped.
+      - Lets a playbook fetch and deploy only what a host lacks, so a run where nothing changed costs one
+        comparison per host however many certificates there are.
+    type: bool
+    default: false
   owner:
     description: Owner of the files (name or uid).
     type: str
@@ -105,10 +116,16 @@ changed_groups:
   returned: always
   type: list
   elements: str
+stale_groups:
+  description: With O(compare_only), groups with at least one file that is missing or differs.
+  returned: when O(compare_only=true)
+  type: list
+  elements: str
 '''
 
 import base64
 import grp
+import hashlib
 import os
 import pwd
 
@@ -137,10 +154,35 @@ def _mode(value, field):
         raise InputError(field, "%r is not an octal mode like 0644" % (value,)) from None
 
 
+def _stale(path, sha256, mode, owner, group) -> bool:
+    try:
+        st = os.stat(path)
+    except OSError:
+        return True
+    if (st.st_mode & 0o7777) != mode or (owner is not None and st.st_uid != owner) or (
+            group is not None and st.st_gid != group):
+        return True
+    with open(path, "rb") as handle:
+        return hashlib.sha256(handle.read()).hexdigest() != (sha256 or "")
+
+
+def _compare(module, owner, group) -> dict:
+    params = module.params
+    stale = []
+    for index, item in enumerate(params["files"]):
+        name = item["group"] or item["dest"]
+        mode = _mode(item["mode"] or (params["key_mode"] if item["key"] else params["mode"]), "files[%d].mode" % index)
+        if name not in stale and _stale(item["dest"], item["sha256"], mode, owner, group):
+            stale.append(name)
+    return {"changed": False, "changed_files": [], "changed_groups": [], "stale_groups": stale}
+
+
 def _work(module) -> dict:
     params = module.params
     owner = _id(params["owner"], lambda n: pwd.getpwnam(n).pw_uid, "owner")
     group = _id(params["group"], lambda n: grp.getgrnam(n).gr_gid, "group")
+    if params["compare_only"]:
+        return _compare(module, owner, group)
     groups, removals = {}, []
     for index, item in enumerate(params["files"]):
         if item["state"] == "absent":
@@ -183,7 +225,9 @@ def main():
                 group=dict(type="str"),
                 mode=dict(type="str"),
                 key=dict(type="bool", default=False),
+                sha256=dict(type="str"),
             )),
+            compare_only=dict(type="bool", default=False),
             owner=dict(type="str"),
             group=dict(type="str"),
             mode=dict(type="str", default="0644"),

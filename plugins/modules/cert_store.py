@@ -448,6 +448,11 @@ certificates:
     last_error:
       description: The error of the last attempt, or null when it succeeded.
       type: str
+    file_sha256:
+      description:
+        - SHA-256 (hex) of each stored file (C(privkey.pem), C(cert.pem), C(chain.pem), C(fullchain.pem)), so a
+          deployer can tell whether a host's copy is current without fetching the bundle. Not key material.
+      type: dict
     next_attempt:
       description:
         - After failed attempts, when the next attempt may contact the CA (UTC, ISO 8601) - a growing delay

@@ -445,6 +445,8 @@ class CertificateStore:
                 decision = policy.decide(info, directory=self.directory, cert_directory=pointer.get("acme_directory"),
                                          renew_before_days=renew_before_days, now=now)
                 item.update(public_metadata(pointer))
+                # lets a deployer tell, without fetching anything, whether a host's copy is current
+                item["file_sha256"] = dict(pointer.get("files") or {})
                 item.update(decision.to_result(now))
                 item["exists"] = True
             item.update((field, None) for field in ARI_FIELDS)
