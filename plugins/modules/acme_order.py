@@ -382,8 +382,6 @@ renewed_count:
   type: int
 '''
 
-import grp
-import pwd
 import threading
 
 from ansible.module_utils.basic import AnsibleModule
@@ -392,19 +390,8 @@ from ansible_collections.autotls.acme.plugins.module_utils import _adapter
 from ansible_collections.autotls.acme.plugins.module_utils._argspec import (
     ACME_MUTUALLY_EXCLUSIVE, ACME_REQUIRED_ONE_OF, acme_argument_spec)
 from ansible_collections.autotls.acme.plugins.module_utils._engine import (
-    account, ari, batch, deps, issuance, keys, order)
+    account, ari, batch, deps, fsio, issuance, keys, order)
 from ansible_collections.autotls.acme.plugins.module_utils._engine.errors import InputError
-
-
-def _ids(value, lookup, field):
-    if value is None:
-        return None
-    if value.isdigit():
-        return int(value)
-    try:
-        return lookup(value)
-    except KeyError:
-        raise InputError(field, "no such user or group %r" % value) from None
 
 
 def _request(params) -> issuance.CertificateRequest:
@@ -433,8 +420,8 @@ def _request(params) -> issuance.CertificateRequest:
         preferred_chain=params["preferred_chain"],
         existing_certificate_pem=params["existing_certificate_content"].encode()
         if params["existing_certificate_content"] else None,
-        owner=_ids(params["owner"], lambda n: pwd.getpwnam(n).pw_uid, "owner"),
-        group=_ids(params["group"], lambda n: grp.getgrnam(n).gr_gid, "group"),
+        owner=fsio.uid_of(params["owner"]),
+        group=fsio.gid_of(params["group"]),
     )
     request.check()
     return request

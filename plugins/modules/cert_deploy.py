@@ -124,34 +124,14 @@ stale_groups:
 '''
 
 import base64
-import grp
 import hashlib
 import os
-import pwd
 
 from ansible.module_utils.basic import AnsibleModule
 
 from ansible_collections.autotls.acme.plugins.module_utils import _adapter
 from ansible_collections.autotls.acme.plugins.module_utils._engine import fsio
 from ansible_collections.autotls.acme.plugins.module_utils._engine.errors import InputError
-
-
-def _id(value, lookup, field):
-    if not value:
-        return None
-    if value.isdigit():
-        return int(value)
-    try:
-        return lookup(value)
-    except KeyError:
-        raise InputError(field, "no such user or group %r" % value) from None
-
-
-def _mode(value, field):
-    try:
-        return int(value, 8)
-    except (TypeError, ValueError):
-        raise InputError(field, "%r is not an octal mode like 0644" % (value,)) from None
 
 
 def _stale(path, sha256, mode, owner, group) -> bool:
@@ -171,7 +151,8 @@ def _compare(module, owner, group) -> dict:
     stale = []
     for index, item in enumerate(params["files"]):
         name = item["group"] or item["dest"]
-        mode = _mode(item["mode"] or (params["key_mode"] if item["key"] else params["mode"]), "files[%d].mode" % index)
+        mode = fsio.mode_of(item["mode"] or (params["key_mode"] if item["key"] else params["mode"]),
+                            "files[%d].mode" % index)
         if name not in stale and _stale(item["dest"], item["sha256"], mode, owner, group):
             stale.append(name)
     return {"changed": False, "changed_files": [], "changed_groups": [], "stale_groups": stale}
@@ -179,8 +160,8 @@ def _compare(module, owner, group) -> dict:
 
 def _work(module) -> dict:
     params = module.params
-    owner = _id(params["owner"], lambda n: pwd.getpwnam(n).pw_uid, "owner")
-    group = _id(params["group"], lambda n: grp.getgrnam(n).gr_gid, "group")
+    owner = fsio.uid_of(params["owner"])
+    group = fsio.gid_of(params["group"])
     if params["compare_only"]:
         return _compare(module, owner, group)
     groups, removals = {}, []
@@ -190,7 +171,8 @@ def _work(module) -> dict:
             continue
         if item["content"] is None:
             raise InputError("files[%d].content" % index, "missing (use src; the action plugin reads it)")
-        mode = _mode(item["mode"] or (params["key_mode"] if item["key"] else params["mode"]), "files[%d].mode" % index)
+        mode = fsio.mode_of(item["mode"] or (params["key_mode"] if item["key"] else params["mode"]),
+                            "files[%d].mode" % index)
         spec = fsio.FileSpec(item["dest"], base64.b64decode(item["content"]), mode, owner=owner, group=group)
         groups.setdefault(item["group"] or item["dest"], []).append(spec)
     changed_files, changed_groups = [], []

@@ -515,9 +515,7 @@ warnings:
   elements: str
 '''
 
-import grp
 import os
-import pwd
 
 from ansible.module_utils.basic import AnsibleModule
 
@@ -531,32 +529,6 @@ from ansible_collections.autotls.acme.plugins.module_utils._engine.storage impor
 PARTS = ("private_key", "certificate", "chain", "fullchain")
 FILE_OF = {"private_key": bundles.KEY_FILE, "certificate": "cert.pem", "chain": "chain.pem",
            "fullchain": "fullchain.pem"}
-
-
-def _ids(value, lookup, field):
-    if value is None:
-        return None
-    if value.isdigit():
-        return int(value)
-    try:
-        return lookup(value)
-    except KeyError:
-        raise InputError(field, "no such user or group %r" % value) from None
-
-
-def _mode(value, field, default):
-    if value is None:
-        return default
-    if isinstance(value, int):
-        mode = value
-    else:
-        try:
-            mode = int(str(value), 8)
-        except ValueError:
-            raise InputError(field, "must be an octal mode such as '0644', got %r" % value) from None
-    if not 0 <= mode <= 0o7777:
-        raise InputError(field, "%o is not a file mode" % mode)
-    return mode
 
 
 def _read_source(params, part):
@@ -591,10 +563,10 @@ def _present(module, store, params=None):
 
 def _fetched(module, store, params=None):
     params = params or module.params
-    owner = _ids(params["owner"], lambda n: pwd.getpwnam(n).pw_uid, "owner")
-    group = _ids(params["group"], lambda n: grp.getgrnam(n).gr_gid, "group")
-    key_mode = _mode(params["private_key_mode"], "private_key_mode", fsio.KEY_MODE)
-    cert_mode = _mode(params["mode"], "mode", fsio.PUBLIC_MODE)
+    owner = fsio.uid_of(params["owner"])
+    group = fsio.gid_of(params["group"])
+    key_mode = fsio.mode_of(params["private_key_mode"], "private_key_mode", fsio.KEY_MODE)
+    cert_mode = fsio.mode_of(params["mode"], "mode", fsio.PUBLIC_MODE)
     got = store.get(params["name"])
     if got is None:
         raise InputError("name", "no certificate named %r is stored on %s for %s"

@@ -8,11 +8,13 @@ others: the temp file is created 0600 and only then given its final mode.
 """
 from __future__ import annotations
 
+import grp
 import os
+import pwd
 import tempfile
 from dataclasses import dataclass
 
-from .errors import EngineError
+from .errors import EngineError, InputError
 
 KEY_MODE = 0o600
 PUBLIC_MODE = 0o644
@@ -26,6 +28,42 @@ class FileSpec:
     mode: int = PUBLIC_MODE
     owner: int | None = None  # uid; None keeps the process's
     group: int | None = None  # gid
+
+
+def uid_of(value, field: str = "owner") -> int | None:
+    """A user name or numeric uid as a uid; None or "" keeps the default."""
+    return _id_of(value, field, lambda name: pwd.getpwnam(name).pw_uid)
+
+
+def gid_of(value, field: str = "group") -> int | None:
+    """A group name or numeric gid as a gid; None or "" keeps the default."""
+    return _id_of(value, field, lambda name: grp.getgrnam(name).gr_gid)
+
+
+def _id_of(value, field, lookup):
+    if value is None or value == "":
+        return None
+    if isinstance(value, int) or str(value).isdigit():
+        return int(value)
+    try:
+        return lookup(value)
+    except KeyError:
+        raise InputError(field, "no such user or group %r" % value) from None
+
+
+def mode_of(value, field: str, default: int | None = None) -> int:
+    """An octal mode given as '0644' (or an int) as a number, checked."""
+    if value is None or value == "":
+        if default is None:
+            raise InputError(field, "a file mode is required")
+        return default
+    try:
+        mode = value if isinstance(value, int) else int(str(value), 8)
+    except ValueError:
+        raise InputError(field, "must be an octal mode such as '0644', got %r" % (value,)) from None
+    if not 0 <= mode <= 0o7777:
+        raise InputError(field, "%o is not a file mode" % mode)
+    return mode
 
 
 def read_bytes(path: str) -> bytes | None:

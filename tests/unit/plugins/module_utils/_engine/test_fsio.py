@@ -73,3 +73,15 @@ def test_unusable_directory_is_reported_and_nothing_is_left(tmp_path):
         fsio.write_together([fsio.FileSpec(str(tmp_path / "key.pem"), b"k", 0o600),
                              fsio.FileSpec(str(blocker / "cert.pem"), b"c")])
     assert sorted(os.listdir(tmp_path)) == ["certs"]  # the key was not written alone
+
+
+def test_owner_group_and_mode_parsing_names_the_field():
+    assert fsio.uid_of("root") == 0 and fsio.uid_of("0") == 0 and fsio.uid_of(None) is None
+    assert fsio.gid_of("root") == 0 and fsio.gid_of("") is None
+    with pytest.raises(EngineError, match="owner: no such user or group 'no-such-user-x'"):
+        fsio.uid_of("no-such-user-x")
+    assert fsio.mode_of("0640", "mode") == 0o640 and fsio.mode_of(None, "mode", 0o600) == 0o600
+    with pytest.raises(EngineError, match="key_mode: must be an octal mode"):
+        fsio.mode_of("rw-r--r--", "key_mode")
+    with pytest.raises(EngineError, match="mode: 10000 is not a file mode"):
+        fsio.mode_of("10000", "mode")
