@@ -96,3 +96,23 @@ def test_bad_role_arguments_fail_before_anything_changes(fleet, change, message)
     assert new_orders() == orders
     assert not os.path.exists(os.path.join(fleet.workdir, "account.key"))
     assert not os.path.exists(fleet.store)
+
+
+def test_nginx_challenge_snippet_is_rendered_and_config_checked(fleet):
+    import yaml
+    fleet.write_inventory(certificate_webserver_snippet="nginx")
+    inventory = yaml.safe_load(open(fleet.inventory))
+    for host, variables in inventory["all"]["children"]["web"]["hosts"].items():
+        variables["certificate_nginx_snippet_path"] = os.path.join(fleet.workdir, host + "-acme.conf")
+    yaml.safe_dump(inventory, open(fleet.inventory, "w"))
+    fleet.site()
+    for host, addr in HOSTS.items():
+        snippet = open(os.path.join(fleet.workdir, host + "-acme.conf")).read()
+        assert "location ^~ /.well-known/acme-challenge/" in snippet
+        assert "root %s;" % os.path.join(os.path.dirname(nginx_dir(addr)), "webroot-" + addr) in snippet
+        # the snippet is usable: nginx accepts it inside a server block
+        check = subprocess.run(["nginx", "-t", "-c", "/dev/stdin"], input="events {}\nhttp { server { listen "
+                               "127.0.0.1:1; include %s; } }\n" % os.path.join(fleet.workdir, host + "-acme.conf"),
+                               capture_output=True, text=True, check=False)
+        assert check.returncode == 0, check.stderr
+    assert set(recap_changed(fleet.site()).values()) == {0}

@@ -149,3 +149,41 @@ def test_poll_is_bounded_by_its_deadline(make_client):
     client.net.sleep = __import__("time").sleep
     with pytest.raises(DeadlineExceeded, match="still 'processing'"):
         client.poll("https://ca.test/order", lambda b: b["status"] == "valid", "order")
+
+
+def test_invalid_contact_from_the_ca_names_the_field(make_client):
+    from ansible_collections.autotls.acme.plugins.module_utils._engine import account
+    from ansible_collections.autotls.acme.plugins.module_utils._engine.errors import InputError
+    client = make_client([problem(400, "accountDoesNotExist"),
+                          problem(400, "invalidContact", "contact email has forbidden domain \"example.com\"")])
+    client._directory = client.directory  # fetched from the scripted directory
+    with pytest.raises(InputError) as err:
+        account.ensure_present(client, ["mailto:ops@example.com"], terms_agreed=True)
+    assert err.value.field == "contact" and "forbidden domain" in err.value.msg
+    assert err.value.details["http_status"] == 400
+
+
+def test_external_account_binding_is_an_hmac_over_the_account_key(make_client):
+    import base64
+    import hashlib
+    import hmac
+
+    from ansible_collections.autotls.acme.plugins.module_utils._engine import account
+    from ansible_collections.autotls.acme.plugins.module_utils._engine.errors import InputError
+    client = make_client([])
+    secret = b"0123456789abcdef0123456789abcdef"
+    hmac_key = base64.urlsafe_b64encode(secret).rstrip(b"=").decode()
+    eab = account.external_account_binding(client, {"kid": "kid-1", "hmac_key": hmac_key, "alg": "HS256"})
+
+    def b64d(text):
+        return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
+
+    protected = json.loads(b64d(eab["protected"]))
+    assert protected == {"alg": "HS256", "kid": "kid-1", "url": DIRECTORY["newAccount"]}
+    assert json.loads(b64d(eab["payload"])) == client.jwk.public_key().to_partial_json()
+    expected = hmac.new(secret, ("%s.%s" % (eab["protected"], eab["payload"])).encode(), hashlib.sha256).digest()
+    assert b64d(eab["signature"]) == expected
+    with pytest.raises(InputError, match="external_account_binding.hmac_key: is required"):
+        account.external_account_binding(client, {"kid": "kid-1"})
+    with pytest.raises(InputError, match="external_account_binding.alg: must be one of"):
+        account.external_account_binding(client, {"kid": "k", "hmac_key": hmac_key, "alg": "MD5"})
