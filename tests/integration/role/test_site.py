@@ -111,8 +111,10 @@ def test_nginx_challenge_snippet_is_rendered_and_config_checked(fleet):
         assert "location ^~ /.well-known/acme-challenge/" in snippet
         assert "root %s;" % os.path.join(os.path.dirname(nginx_dir(addr)), "webroot-" + addr) in snippet
         # the snippet is usable: nginx accepts it inside a server block
-        check = subprocess.run(["nginx", "-t", "-c", "/dev/stdin"], input="events {}\nhttp { server { listen "
-                               "127.0.0.1:1; include %s; } }\n" % os.path.join(fleet.workdir, host + "-acme.conf"),
-                               capture_output=True, text=True, check=False)
+        conf = os.path.join(fleet.workdir, host + "-check.conf")
+        with open(conf, "w") as handle:
+            handle.write("events {}\nhttp { server { listen 127.0.0.1:1; include %s; } }\n"
+                         % os.path.join(fleet.workdir, host + "-acme.conf"))
+        check = subprocess.run(["nginx", "-t", "-c", conf], capture_output=True, text=True, check=False)
         assert check.returncode == 0, check.stderr
     assert set(recap_changed(fleet.site()).values()) == {0}
