@@ -21,3 +21,29 @@ def acme_argument_spec() -> dict:
 
 ACME_MUTUALLY_EXCLUSIVE = [("account_key_path", "account_key_content")]
 ACME_REQUIRED_ONE_OF = [("account_key_path", "account_key_content")]
+
+
+def storage_argument_spec() -> dict:
+    """Backend options of cert_store; mirrors plugins/doc_fragments/storage.py.
+
+    No defaults here: an option that is set belongs to one backend, and the
+    engine's check_options() refuses it under another (the defaults are the backends').
+    """
+    return dict(
+        backend=dict(type="str", required=True, choices=["local", "s3", "redis"]),
+        local_path=dict(type="path"),
+        s3_bucket=dict(type="str"),
+        s3_prefix=dict(type="str"),
+        s3_endpoint_url=dict(type="str"),
+        s3_region=dict(type="str"),
+        s3_access_key=dict(type="str", no_log=False),
+        s3_secret_key=dict(type="str", no_log=True),
+        s3_session_token=dict(type="str", no_log=True),
+        s3_sse=dict(type="str", choices=["AES256", "aws:kms", "none"]),
+        s3_kms_key_id=dict(type="str"),
+        s3_ca_bundle=dict(type="path"),
+        s3_max_attempts=dict(type="int"),
+        redis_url=dict(type="str", no_log=True),
+        redis_prefix=dict(type="str"),
+        storage_timeout=dict(type="float"),
+    )

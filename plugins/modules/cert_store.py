@@ -520,7 +520,7 @@ import os
 from ansible.module_utils.basic import AnsibleModule
 
 from ansible_collections.autotls.acme.plugins.module_utils import _adapter
-from ansible_collections.autotls.acme.plugins.module_utils._argspec import STAGING_DIRECTORY
+from ansible_collections.autotls.acme.plugins.module_utils._argspec import STAGING_DIRECTORY, storage_argument_spec
 from ansible_collections.autotls.acme.plugins.module_utils._engine import client as acme_client
 from ansible_collections.autotls.acme.plugins.module_utils._engine import deps, fsio, keys, storage
 from ansible_collections.autotls.acme.plugins.module_utils._engine.errors import EngineError, InputError
@@ -753,7 +753,7 @@ def _work(module) -> dict:
 
 
 def main():
-    argument_spec = storage.argument_spec()
+    argument_spec = storage_argument_spec()
     argument_spec.update(
         state=dict(type="str", default="present"),
         name=dict(type="str"),

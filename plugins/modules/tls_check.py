@@ -51,7 +51,12 @@ options:
         description: A label for messages and results.
         type: str
   ca_bundle:
-    description: When set, the presented chain must also verify against these CA certificates.
+    description:
+      - CA certificates the presented chain must verify against (with the name in O(checks[].server_name)).
+      - Without it, a check with O(checks[].expected_serial) compares the presented certificate with the expected
+        one (the handshake proves the server holds its key) and does not verify the chain, so certificates of a
+        staging or private CA can be checked; a check without an expected serial verifies against the system
+        trust store.
     type: path
   timeout:
     description: Seconds for each connection and handshake.
@@ -128,7 +133,8 @@ def _probe_until_settled(module, check, expected) -> dict:
     while True:
         try:
             result = probe.served_certificate(check["address"], check["port"], check["server_name"],
-                                              module.params["timeout"], module.params["ca_bundle"])
+                                              module.params["timeout"], module.params["ca_bundle"],
+                                              pinned=bool(expected) and not module.params["ca_bundle"])
             if not expected or result["serial"].lstrip("0") == expected or time.monotonic() >= deadline:
                 return result
         except EngineError:

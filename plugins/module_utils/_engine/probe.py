@@ -12,14 +12,18 @@ from .errors import EngineError
 
 
 def served_certificate(address: str, port: int, server_name: str, timeout: float = 10.0,
-                       ca_bundle: str | None = None) -> dict:
+                       ca_bundle: str | None = None, pinned: bool = False) -> dict:
     """Handshake with address:port using SNI server_name; describe the leaf it sends.
 
-    Without ca_bundle the chain is not verified (we only want to see what is
-    served); with it, a chain that does not verify is reported as an error.
+    The chain and name are verified against ca_bundle (or the system store).
+    pinned=True is for a caller that compares the presented certificate with the
+    one it deployed (tls_check with an expected serial): that comparison, together
+    with the handshake's proof that the server holds the certificate's key, is the
+    check, and a staging or private CA the control node does not trust must not
+    make it fail.
     """
-    context = ssl.create_default_context(cafile=ca_bundle) if ca_bundle else ssl.create_default_context()
-    if not ca_bundle:
+    context = ssl.create_default_context(cafile=ca_bundle)
+    if pinned:
         context.check_hostname = False
         context.verify_mode = ssl.CERT_NONE
     try:

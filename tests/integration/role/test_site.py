@@ -5,7 +5,7 @@ import subprocess
 
 import pytest
 
-from .conftest import HOSTS, nginx_dir, new_orders, recap_changed
+from .conftest import HOSTS, TLS_PORT, nginx_dir, new_orders, recap_changed
 
 pytestmark = pytest.mark.role
 
@@ -39,6 +39,15 @@ def test_issue_serve_idempotent_redeploy_and_renew(fleet):
     assert renewed != stored
     for addr in HOSTS.values():
         assert fleet.served(addr) == renewed
+
+    # tls_check's probe verifies the chain unless the caller pins the expected certificate
+    from ansible_collections.autotls.acme.plugins.module_utils._engine import probe
+    from ansible_collections.autotls.acme.plugins.module_utils._engine.errors import EngineError
+    with pytest.raises(EngineError, match="does not verify"):  # Pebble's root is not in the system store
+        probe.served_certificate(HOSTS["web1"], TLS_PORT, "site.example.com")
+    root = os.path.join(fleet.workdir, "pebble-root.pem")
+    assert probe.served_certificate(HOSTS["web1"], TLS_PORT, "site.example.com", ca_bundle=root)["serial"] == renewed
+    assert probe.served_certificate(HOSTS["web1"], TLS_PORT, "site.example.com", pinned=True)["serial"] == renewed
 
 
 def test_load_balanced_http01_reaches_the_other_host(fleet, stack):

@@ -238,7 +238,7 @@ def test_ansible_doc_renders():
 
 @pytest.mark.parametrize("secret_option", ["s3_secret_key", "s3_session_token", "redis_url", "private_key_content"])
 def test_secrets_are_no_log(secret_option):
-    from ansible_collections.autotls.acme.plugins.module_utils._engine.storage import argument_spec
+    from ansible_collections.autotls.acme.plugins.module_utils._argspec import storage_argument_spec as argument_spec
     import ansible_collections.autotls.acme.plugins.modules.cert_store as module_file
     source = open(module_file.__file__).read()
     spec = argument_spec()

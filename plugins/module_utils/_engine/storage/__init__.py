@@ -59,32 +59,6 @@ def open_backend(kind: str, options: dict | None = None):
     return RedisStorage(**given)
 
 
-def argument_spec() -> dict:
-    """AnsibleModule argument spec of the backend options; mirrors plugins/doc_fragments/storage.py.
-
-    No defaults here: an option that is set belongs to one backend, and
-    check_options() refuses it under another (the defaults are the backends').
-    """
-    return dict(
-        backend=dict(type="str", required=True, choices=list(BACKENDS)),
-        local_path=dict(type="path"),
-        s3_bucket=dict(type="str"),
-        s3_prefix=dict(type="str"),
-        s3_endpoint_url=dict(type="str"),
-        s3_region=dict(type="str"),
-        s3_access_key=dict(type="str", no_log=False),
-        s3_secret_key=dict(type="str", no_log=True),
-        s3_session_token=dict(type="str", no_log=True),
-        s3_sse=dict(type="str", choices=["AES256", "aws:kms", "none"]),
-        s3_kms_key_id=dict(type="str"),
-        s3_ca_bundle=dict(type="path"),
-        s3_max_attempts=dict(type="int"),
-        redis_url=dict(type="str", no_log=True),
-        redis_prefix=dict(type="str"),
-        storage_timeout=dict(type="float"),
-    )
-
-
 def options_from_params(params: dict) -> dict:
-    """The backend options among a module's params."""
-    return {name: params.get(name) for name in argument_spec() if name != "backend"}
+    """The backend options among a caller's parameters (unset ones are None)."""
+    return {name: params.get(name) for name in sorted(set().union(*BACKEND_OPTIONS.values()) | COMMON_OPTIONS)}

@@ -4,9 +4,10 @@ import os
 import pytest
 import yaml
 
+from ansible_collections.autotls.acme.plugins.module_utils._argspec import storage_argument_spec as argument_spec
 from ansible_collections.autotls.acme.plugins.module_utils._engine.errors import InputError
 from ansible_collections.autotls.acme.plugins.module_utils._engine.storage import (
-    BACKEND_OPTIONS, argument_spec, check_options, open_backend)
+    BACKEND_OPTIONS, check_options, open_backend)
 
 
 def test_unknown_backend():
