@@ -6,8 +6,6 @@ HTTP on 127.0.0.1, and the cert_store / acme_order modules through ansible-playb
 import datetime
 import json
 import os
-import subprocess
-import sys
 
 import pytest
 
@@ -16,12 +14,12 @@ from ansible_collections.autotls.acme.plugins.module_utils._engine.client import
 from ansible_collections.autotls.acme.plugins.module_utils._engine.errors import ACMEProblem
 from ansible_collections.autotls.acme.plugins.module_utils._engine.storage import bundles, open_backend
 
+from ..conftest import run_tasks
 from .conftest import store_for
 
 UTC = datetime.timezone.utc
 HOUR = datetime.timedelta(hours=1)
 DAY = datetime.timedelta(days=1)
-ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))))
 
 
 def parse(text):
@@ -304,24 +302,7 @@ def test_replaces_is_not_sent_to_a_directory_without_renewal_info(standin_withou
 # ---- the modules, through ansible-playbook ---------------------------------------------------------------
 
 def run_playbook(workdir, tasks, check=False):
-    registered = [entry["register"] for entry in tasks]
-    results_path = os.path.join(str(workdir), "results.json")
-    tasks = list(tasks) + [{
-        "name": "Dump the results", "check_mode": False,
-        "ansible.builtin.copy": {"dest": results_path, "mode": "0600", "content": "{{ {%s} | to_json }}" % ", ".join(
-            "'%s': %s" % (name, name) for name in registered)}}]
-    playbook = os.path.join(str(workdir), "playbook.yml")
-    with open(playbook, "w") as handle:
-        json.dump([{"hosts": "localhost", "gather_facts": False, "tasks": tasks}], handle, indent=1)
-    env = dict(os.environ, ANSIBLE_COLLECTIONS_PATH=os.path.join(ROOT, "build", "collections"), ANSIBLE_NOCOLOR="1",
-               ANSIBLE_RETRY_FILES_ENABLED="0", ANSIBLE_LOCALHOST_WARNING="0", ANSIBLE_PYTHON_INTERPRETER=sys.executable,
-               ANSIBLE_INVENTORY_UNPARSED_WARNING="0", ANSIBLE_PIPELINING="1")
-    cmd = ["ansible-playbook", "-i", "localhost,", "-c", "local", playbook] + (["--check"] if check else [])
-    proc = subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=300, check=False)
-    assert proc.returncode == 0, "ansible-playbook exited %s\n%s\n%s" % (
-        proc.returncode, proc.stdout[-8000:], proc.stderr[-3000:])
-    with open(results_path) as handle:
-        return json.load(handle)
+    return run_tasks(workdir, tasks, check)[0]  # the registered results
 
 
 def test_modules_ask_ari_and_send_replaces(ca, tls_standin, tmp_path, now):

@@ -1,15 +1,11 @@
 """The renewal_cron role: installed once, idempotent, the documented command works by hand, removable."""
-import datetime
 import os
 import re
 import subprocess
 
 import pytest
-from cryptography import x509
-from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import ec
-from cryptography.x509.oid import NameOID
 
+from ..pki import CA
 from .conftest import RENEW, recap_changed
 
 pytestmark = pytest.mark.role
@@ -67,20 +63,12 @@ def test_cron_install_idempotent_runnable_removable(fleet):
 
 def test_short_lived_certificates_get_an_hourly_job(fleet):
     os.makedirs(os.path.join(fleet.workdir, "cron.d"))
-    key = ec.generate_private_key(ec.SECP256R1())
-    now = datetime.datetime.now(datetime.timezone.utc)
-    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "short.example.com")])
-    cert = (x509.CertificateBuilder().subject_name(name).issuer_name(name).public_key(key.public_key())
-            .serial_number(x509.random_serial_number()).not_valid_before(now)
-            .not_valid_after(now + datetime.timedelta(days=6))
-            .add_extension(x509.SubjectAlternativeName([x509.DNSName("short.example.com")]), critical=False)
-            .sign(key, hashes.SHA256()))
+    key_pem, cert_pem, _chain = CA().issue(names=("short.example.com",), days=6)
     key_path, cert_path = os.path.join(fleet.workdir, "short.key"), os.path.join(fleet.workdir, "short.pem")
     with open(key_path, "wb") as handle:
-        handle.write(key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
-                                       serialization.NoEncryption()))
+        handle.write(key_pem)
     with open(cert_path, "wb") as handle:
-        handle.write(cert.public_bytes(serialization.Encoding.PEM))
+        handle.write(cert_pem)
     store = os.path.join(fleet.workdir, "store-playbook.yml")
     with open(store, "w") as handle:
         handle.write("""---

@@ -21,7 +21,7 @@ import uuid
 
 from ansible_collections.autotls.acme.plugins.module_utils._engine.storage import bundles, open_backend
 
-from .pki import CA
+from ..pki import CA
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))))
 DIRECTORY = "https://acme.example.test/bench/directory"

@@ -13,7 +13,7 @@ import pytest
 
 from ansible_collections.autotls.acme.plugins.module_utils._engine.storage import open_backend
 
-from .pki import CA
+from ..pki import CA
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))))
 SERVICES = os.path.join(ROOT, "scripts", "services.sh")

@@ -8,7 +8,7 @@ from ansible_collections.autotls.acme.plugins.module_utils._engine import keys
 from ansible_collections.autotls.acme.plugins.module_utils._engine.errors import InputError, StorageError
 from ansible_collections.autotls.acme.plugins.module_utils._engine.storage import bundles, open_backend
 
-from .pki import CA
+from ..certs import CA
 
 STAGING = "https://acme-staging-v02.api.letsencrypt.org/directory"
 UTC = datetime.timezone.utc
