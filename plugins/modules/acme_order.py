@@ -522,6 +522,11 @@ def _work(module) -> dict:
     return _one(module, lambda: _account_client(module), module.params)
 
 
+PER_CERTIFICATE_OPTIONS = ("identifiers", "order_url", "private_key_path", "certificate_path", "chain_path",
+                           "fullchain_path", "key_type", "reuse_key", "csr", "csr_content",
+                           "existing_certificate_content", "renew_before_days", "force", "preferred_chain", "replaces")
+
+
 def main():
     argument_spec = acme_argument_spec()
     argument_spec.update(
@@ -543,28 +548,14 @@ def main():
         replaces=dict(type="str"),
         owner=dict(type="str"),
         group=dict(type="str"),
-        certificates=dict(type="list", elements="dict", options=dict(
-            name=dict(type="str"),
-            identifiers=dict(type="list", elements="str"),
-            order_url=dict(type="str"),
-            private_key_path=dict(type="path"),
-            certificate_path=dict(type="path"),
-            chain_path=dict(type="path"),
-            fullchain_path=dict(type="path"),
-            key_type=dict(type="str", choices=list(keys.KEY_TYPES)),
-            reuse_key=dict(type="bool"),
-            csr=dict(type="path"),
-            csr_content=dict(type="str"),
-            existing_certificate_content=dict(type="str"),
-            renew_before_days=dict(type="float"),
-            force=dict(type="bool"),
-            preferred_chain=dict(type="str"),
-            replaces=dict(type="str"),
-        )),
         order_urls=dict(type="dict"),
         concurrency=dict(type="int", default=4),
         fail_on_error=dict(type="bool", default=True),
     )
+    # an entry of certificates takes the per-certificate options, without defaults: unset ones come from the top
+    entry = {name: {key: value for key, value in argument_spec[name].items() if key != "default"}
+             for name in PER_CERTIFICATE_OPTIONS}
+    argument_spec["certificates"] = dict(type="list", elements="dict", options=dict(entry, name=dict(type="str")))
     module = AnsibleModule(
         argument_spec=argument_spec,
         mutually_exclusive=ACME_MUTUALLY_EXCLUSIVE + [

@@ -5,7 +5,6 @@ HTTP on 127.0.0.1, and the cert_store / acme_order modules through ansible-playb
 """
 import datetime
 import json
-import os
 
 import pytest
 
