@@ -10,9 +10,38 @@ from __future__ import annotations
 import datetime
 import posixpath
 
+from ansible_collections.autotls.acme.plugins.module_utils._engine import account, keys
+from ansible_collections.autotls.acme.plugins.module_utils._engine.errors import InputError
+from ansible_collections.autotls.acme.plugins.module_utils._engine.storage.bundles import validate_name
+
 FILES = ("privkey", "cert", "chain", "fullchain")
 PATH_OPTIONS = {"privkey": "private_key_path", "cert": "certificate_path", "chain": "chain_path",
                 "fullchain": "fullchain_path"}
+
+
+def certificate_request_errors(certificate_list, contact_email, services=None, service_commands=None):
+    """Everything wrong with the role's inputs, judged by the same rules the modules apply; [] when all is well."""
+    errors = []
+
+    def check(call, *args):
+        try:
+            call(*args)
+        except InputError as error:
+            errors.append(error.msg)
+
+    check(account.validate_contacts, [contact_email or ""], "certificate_contact_email")
+    seen = set()
+    for index, item in enumerate(certificate_list or []):
+        check(validate_name, item.get("name"), "certificate_list[%d].name" % index)
+        if item.get("name") in seen:
+            errors.append("certificate_list[%d].name: %r is used twice" % (index, item.get("name")))
+        seen.add(item.get("name"))
+        check(keys.parse_identifiers, item.get("identifiers"), "certificate_list[%d].identifiers" % index)
+        for service in item.get("services") if item.get("services") is not None else services or []:
+            if service not in (service_commands or {}):
+                errors.append("certificate_list[%d].services: %r has no check and reload commands in "
+                              "certificate_service_commands" % (index, service))
+    return errors
 
 
 def certificate_plan(certificate_list, staging_dir, key_type="ecdsa-p256", services=None,
@@ -260,6 +289,7 @@ def certificate_min_lifetime_days(info):
 class FilterModule:
     def filters(self):
         return {
+            "certificate_request_errors": certificate_request_errors,
             "certificate_plan": certificate_plan,
             "certificate_due": certificate_due,
             "certificate_order_requests": certificate_order_requests,

@@ -88,12 +88,15 @@ def test_check_mode_orders_nothing(fleet):
 
 @pytest.mark.parametrize("change, message", [
     ({"certificate_contact_email": None}, "missing required arguments: certificate_contact_email"),
-    ({"certificate_contact_email": "ops@"}, "certificate_contact_email: \"ops@\" is not a valid email address"),
-    ({"certificate_list": [{"name": "w", "identifiers": ["*.example.com"]}]}, "wildcard names need DNS-01"),
+    ({"certificate_contact_email": "ops@"}, "certificate_contact_email: 'ops@' is not a valid email address"),
+    ({"certificate_list": [{"name": "w", "identifiers": ["*.example.com"]}]},
+     "certificate_list[0].identifiers: '*.example.com' is a wildcard name; HTTP-01 cannot validate wildcards"),
     ({"certificate_list": [{"name": "k", "identifiers": ["k.example.com"], "key_type": "dsa"}]},
      "key_type must be one of"),
-    ({"certificate_list": [{"name": "e", "identifiers": []}]}, "e name no identifiers"),
-    ({"certificate_list": [{"name": "../x", "identifiers": ["x.example.com"]}]}, "names must be unique and use only"),
+    ({"certificate_list": [{"name": "e", "identifiers": []}]},
+     "certificate_list[0].identifiers: at least one DNS name or IP address is required"),
+    ({"certificate_list": [{"name": "../x", "identifiers": ["x.example.com"]}]},
+     "certificate_list[0].name: '../x' contains a path separator"),
 ])
 def test_bad_role_arguments_fail_before_anything_changes(fleet, change, message):
     orders = new_orders()
