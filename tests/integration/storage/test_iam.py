@@ -34,7 +34,7 @@ access_control.S3IAMRequest.check_signature = lambda self: None
 from moto.server import main
 main(["-H", "127.0.0.1", "-p", sys.argv[1]])
 """
-DOCS = [os.path.join(ROOT, "README.md")]
+DOCS = [os.path.join(ROOT, "docs", "storage.md"), os.path.join(ROOT, "README.md")]
 
 
 def documented_policy():
