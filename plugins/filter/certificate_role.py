@@ -10,7 +10,7 @@ from __future__ import annotations
 import datetime
 import posixpath
 
-from ansible_collections.autotls.acme.plugins.module_utils._engine import account, keys
+from ansible_collections.autotls.acme.plugins.module_utils._engine import account, keys, policy
 from ansible_collections.autotls.acme.plugins.module_utils._engine.errors import InputError
 from ansible_collections.autotls.acme.plugins.module_utils._engine.storage.bundles import validate_name
 
@@ -45,7 +45,7 @@ def certificate_request_errors(certificate_list, contact_email, services=None, s
 
 
 def certificate_plan(certificate_list, staging_dir, key_type="ecdsa-p256", services=None,
-                     verify=True, verify_port=443, renew_before_days=0):
+                     verify=True, verify_port=443, renew_before_days=0, profile=None):
     """Every certificate with its defaults filled in, its staging paths and explicit deploy paths.
 
     The plan is made once per run; deploy paths that are not explicit depend on
@@ -63,6 +63,7 @@ def certificate_plan(certificate_list, staging_dir, key_type="ecdsa-p256", servi
             "key_type": item.get("key_type") or key_type,
             "reuse_key": bool(item.get("reuse_key")),
             "renew_before_days": days,
+            "profile": item.get("profile") or profile or None,
             "services": list(item["services"] if item.get("services") is not None else services or []),
             "verify": verify if item.get("verify") is None else bool(item["verify"]),
             "verify_port": item.get("verify_port") or verify_port,
@@ -99,6 +100,8 @@ def certificate_due(plan, info, force=False, seen=None):
         elif entry.get("identifiers") is not None and sorted(entry["identifiers"]) != sorted(
                 ident.lower().rstrip(".") for ident in cert["identifiers"]):
             due.append(cert["name"])  # names added or removed
+        elif policy.profile_changed(cert.get("profile"), entry.get("profile")):
+            due.append(cert["name"])  # another ACME profile asked for
         elif cert["renew_before_days"] is not None and entry.get("days_left") is not None \
                 and entry["days_left"] < cert["renew_before_days"]:
             due.append(cert["name"])
@@ -124,6 +127,8 @@ def certificate_order_requests(plan, names, info=None):
                    "fullchain_path": cert["staging"]["fullchain"]}
         if replaces.get(cert["name"]):
             request["replaces"] = replaces[cert["name"]]
+        if cert.get("profile"):
+            request["profile"] = cert["profile"]
         requests.append(request)
     return requests
 

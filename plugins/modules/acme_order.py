@@ -14,7 +14,8 @@ description:
     when it is, orders a new one over HTTP-01.
   - "Due means: no certificate yet; less than one third of its lifetime left (one half for certificates that live
     under 10 days), or less than O(renew_before_days); it does not name exactly the requested O(identifiers); it
-    came from another ACME directory than O(acme_directory); or O(force=true)."
+    came from another ACME directory than O(acme_directory); it was issued with another O(profile) than the one
+    asked for; or O(force=true)."
   - "Single call: with O(webroot), the module writes the challenge files into that directory (run it on the host
     that serves the webroot) and removes them afterwards, also on failure."
   - "Two steps, for fleets: without O(webroot) and O(order_url), the module creates the order and returns
@@ -90,6 +91,17 @@ options:
     description:
       - Common name of the issuer to prefer when the CA offers alternate chains, matched against the top-most
         certificate of each chain first, then against any certificate in it. Falls back to the default chain.
+    type: str
+  profile:
+    description:
+      - ACME profile to order the certificate with (draft-ietf-acme-profiles), for example V(classic),
+        V(tlsserver) or V(shortlived) at Let's Encrypt. Omitted, the CA picks its default profile.
+      - Checked against the profiles the directory lists in C(meta.profiles) before anything is ordered; a profile
+        the CA does not offer fails naming O(profile) and listing the offered ones (RV(profiles_offered)).
+      - Sent as C(profile) in the new order and recorded in the metadata file (V(<certificate>.acme.json)); a
+        certificate issued with another profile than the one asked for is due (reason V(profile changed)).
+      - V(shortlived) certificates live about 6 days and renew after half their lifetime; it is the profile Let's
+        Encrypt requires for IP address identifiers.
     type: str
   replaces:
     description:
@@ -168,6 +180,9 @@ options:
         type: str
       replaces:
         description: As O(replaces), for this certificate (not taken from the top level).
+        type: str
+      profile:
+        description: As O(profile).
         type: str
   order_urls:
     description:
@@ -249,6 +264,16 @@ EXAMPLES = r'''
         fullchain_path: /etc/ssl/certs/api.pem
   register: issued
 
+- name: A 6-day certificate from Let's Encrypt's short-lived profile (required for IP addresses)
+  autotls.acme.acme_order:
+    account_key_path: /etc/autotls/account.key
+    acme_directory: https://acme-v02.api.letsencrypt.org/directory
+    identifiers: [203.0.113.10, www.example.com]
+    profile: shortlived
+    webroot: /var/www/acme
+    private_key_path: /etc/ssl/private/www.key
+    fullchain_path: /etc/ssl/certs/www-fullchain.crt
+
 - name: Renew a stored certificate, telling the CA which one it replaces (ACME Renewal Information)
   autotls.acme.acme_order:
     account_key_path: /etc/autotls/account.key
@@ -296,6 +321,17 @@ replaces:
   description: The ARI identifier sent as C(replaces) with the new order and accepted by the CA (see O(replaces)).
   returned: when an order was created with O(replaces) and the CA accepted it
   type: str
+profile:
+  description: The ACME profile the new certificate was ordered with.
+  returned: when an order was created or completed with O(profile), or the CA named the order's profile
+  type: str
+  sample: shortlived
+profiles_offered:
+  description: The profiles the CA's directory offers, when O(profile) named another one (the task then fails).
+  returned: when O(profile) is not offered
+  type: list
+  elements: str
+  sample: [classic, shortlived, tlsserver]
 replaces_dropped:
   description:
     - "Why O(replaces) was dropped - the CA's problem type and detail, for example
@@ -417,7 +453,7 @@ def _request(params) -> issuance.CertificateRequest:
         certificate_path=params["certificate_path"], chain_path=params["chain_path"],
         fullchain_path=params["fullchain_path"], key_type=params["key_type"], reuse_key=params["reuse_key"],
         csr_pem=csr_pem, renew_before_days=params["renew_before_days"], force=params["force"],
-        preferred_chain=params["preferred_chain"],
+        preferred_chain=params["preferred_chain"], profile=params["profile"] or None,
         existing_certificate_pem=params["existing_certificate_content"].encode()
         if params["existing_certificate_content"] else None,
         owner=fsio.uid_of(params["owner"]),
@@ -461,7 +497,7 @@ def _one(module, get_client, params) -> dict:
     if params["webroot"]:
         result.update(issuance.issue_with_webroot(get_client(), request, params["webroot"], decision.reason, replaces))
         return result
-    pending = order.create(get_client(), request.identifiers, replaces=replaces)
+    pending = order.create(get_client(), request.identifiers, replaces=replaces, profile=request.profile)
     result.update(pending.to_result())
     result.update(renewed=False, order_status=pending.status)
     return result
@@ -524,7 +560,8 @@ def _work(module) -> dict:
 
 PER_CERTIFICATE_OPTIONS = ("identifiers", "order_url", "private_key_path", "certificate_path", "chain_path",
                            "fullchain_path", "key_type", "reuse_key", "csr", "csr_content",
-                           "existing_certificate_content", "renew_before_days", "force", "preferred_chain", "replaces")
+                           "existing_certificate_content", "renew_before_days", "force", "preferred_chain", "replaces",
+                           "profile")
 
 
 def main():
@@ -546,6 +583,7 @@ def main():
         force=dict(type="bool", default=False),
         preferred_chain=dict(type="str"),
         replaces=dict(type="str"),
+        profile=dict(type="str"),
         owner=dict(type="str"),
         group=dict(type="str"),
         order_urls=dict(type="dict"),

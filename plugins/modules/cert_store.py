@@ -88,6 +88,13 @@ options:
   account_uri:
     description: With O(state=present), the ACME account URI recorded in the metadata.
     type: str
+  profile:
+    description:
+      - With O(state=present), the ACME profile the certificate was issued with, recorded in the metadata and
+        reported by O(state=info) as RV(certificates[].profile).
+      - When unset, the profile recorded by M(autotls.acme.acme_order) in the metadata file next to the certificate
+        (V(<certificate_path>.acme.json) or V(<fullchain_path>.acme.json)) is used, also in the O(src_dir) batch form.
+    type: str
   private_key_path:
     description:
       - O(state=present) reads the private key from this file; O(state=fetched) writes it here (mode
@@ -362,6 +369,9 @@ certificate:
         - ARI identifier of the certificate (RFC 9773), or null when it has no Authority Key Identifier; pass it as
           O(autotls.acme.acme_order#module:replaces) when ordering its replacement.
       type: str
+    profile:
+      description: The ACME profile the certificate was issued with, or null when none was recorded (the CA's default).
+      type: str
 lock_tokens:
   description:
     - With O(state=locked) and O(names), the owner token of each lock taken (all or none are taken); pass it to
@@ -419,6 +429,9 @@ certificates:
         - The certificate's ARI identifier (RFC 9773, C(base64url(AKI).base64url(serial))), or null when it has no
           Authority Key Identifier or was stored before ARI identifiers were recorded (the next upload adds it).
         - Pass it as O(autotls.acme.acme_order#module:replaces) when ordering the certificate's replacement.
+      type: str
+    profile:
+      description: The ACME profile the certificate was issued with, or null when none was recorded (the CA's default).
       type: str
     ari_window_start:
       description: Start of the renewal window the CA suggests (UTC, ISO 8601), when known (O(ari=true)).
@@ -515,6 +528,7 @@ warnings:
   elements: str
 '''
 
+import json
 import os
 
 from ansible.module_utils.basic import AnsibleModule
@@ -545,6 +559,21 @@ def _read_source(params, part):
     return None, part + "_path"
 
 
+def _issued_profile(params):
+    """The profile acme_order recorded in the metadata file beside the certificate, if any."""
+    for part in ("certificate", "fullchain"):
+        path = params[part + "_path"]
+        raw = fsio.read_bytes(path + ".acme.json") if path else None
+        if raw:
+            try:
+                metadata = json.loads(raw.decode())
+            except ValueError:
+                continue
+            if isinstance(metadata, dict) and metadata.get("profile"):
+                return str(metadata["profile"])
+    return None
+
+
 def _present(module, store, params=None):
     params = params or module.params
     values, fields = {}, {}
@@ -552,7 +581,8 @@ def _present(module, store, params=None):
         values[part], fields[part] = _read_source(params, part)
     bundle = bundles.make_bundle(values["private_key"], values["certificate"], values["chain"], values["fullchain"],
                                  fields=fields)
-    result = store.put(params["name"], bundle, account_uri=params["account_uri"], check_mode=module.check_mode)
+    result = store.put(params["name"], bundle, account_uri=params["account_uri"], check_mode=module.check_mode,
+                       profile=params["profile"] or _issued_profile(params))
     out = {"changed": result["changed"], "certificate": result["after"], "new_version": result.get("new_version", False)}
     if result.get("warnings"):
         out["warnings"] = result["warnings"]
@@ -760,6 +790,7 @@ def main():
         names=dict(type="list", elements="str"),
         acme_directory=dict(type="str", default=STAGING_DIRECTORY),
         account_uri=dict(type="str"),
+        profile=dict(type="str"),
         private_key_path=dict(type="path"),
         private_key_content=dict(type="str", no_log=True),
         certificate_path=dict(type="path"),

@@ -38,6 +38,7 @@ class CertificateRequest:
     owner: int | None = None
     group: int | None = None
     name: str = field(default="")
+    profile: str | None = None       # ACME profile to order with (checked against the directory's meta.profiles)
 
     @property
     def leaf_path(self) -> str | None:
@@ -80,7 +81,8 @@ def load_existing(request: CertificateRequest):
 def plan(request: CertificateRequest, directory_url: str, now=None) -> policy.RenewalDecision:
     info, metadata = load_existing(request)
     return policy.decide(info, request.identifiers, directory_url, metadata.get("directory"),
-                         request.renew_before_days, request.force, now)
+                         request.renew_before_days, request.force, now,
+                         profile=request.profile, cert_profile=metadata.get("profile"))
 
 
 def _key_source(request: CertificateRequest):
@@ -121,6 +123,7 @@ def finish(client, request: CertificateRequest, order_url: str, reason: str = ""
         "serial": issued.info.serial,
         "not_after": issued.info.to_result()["not_after"],
         "key_type": keys.key_type_of(keys.load_private_key(key_pem, "private_key_path")) if key_pem else None,
+        "profile": issued.profile or request.profile,
         "obtained_at": policy.utcnow().strftime("%Y-%m-%dT%H:%M:%SZ"),
     }
     write_outputs(request, key_pem, issued, metadata)
@@ -130,6 +133,7 @@ def finish(client, request: CertificateRequest, order_url: str, reason: str = ""
         "reason": reason,
         "order_url": order_url,
         "certificate": issued.info.to_result(),
+        "profile": issued.profile or request.profile,
         "certificate_pem": issued.certificate.decode(),
         "chain_pem": issued.chain.decode(),
         "fullchain_pem": issued.fullchain.decode(),
@@ -155,7 +159,7 @@ def issue_with_webroot(client, request: CertificateRequest, webroot: str, reason
                        replaces: str | None = None) -> dict:
     """Single call: create the order (naming the certificate it replaces, ARI), publish into webroot,
     finish, always clean up."""
-    pending = order.create(client, request.identifiers, replaces=replaces)
+    pending = order.create(client, request.identifiers, replaces=replaces, profile=request.profile)
     try:
         challenge.publish(webroot, pending.challenge_files)
         result = finish(client, request, pending.url, reason)

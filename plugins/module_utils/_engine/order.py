@@ -36,6 +36,7 @@ class PendingOrder:
     expires: str | None = None
     replaces: str | None = None           # the ARI CertID the CA accepted in "replaces"
     replaces_dropped: str | None = None   # why "replaces" was dropped and the order placed without it
+    profile: str | None = None            # the ACME profile the order was placed with
 
     def to_result(self) -> dict:
         result = {"order_url": self.url, "status": self.status, "expires": self.expires,
@@ -45,6 +46,8 @@ class PendingOrder:
             result["replaces"] = self.replaces
         if self.replaces_dropped:
             result["replaces_dropped"] = self.replaces_dropped
+        if self.profile:
+            result["profile"] = self.profile
         return result
 
 
@@ -56,6 +59,7 @@ class IssuedCertificate:
     order_url: str
     info: keys.CertInfo = None
     alternates_offered: int = 0
+    profile: str | None = None    # as the CA's order object names it
 
 
 def _identifiers_of(order: dict) -> list:
@@ -100,14 +104,41 @@ def rejects_replaces(problem: ACMEProblem) -> bool:
     return problem.status in (400, 403, 409) and "replace" in (problem.detail or "").lower()
 
 
-def create(client, identifiers: list, replaces: str | None = None) -> PendingOrder:
+def profiles_offered(client) -> dict:
+    """The profiles the CA's directory offers (name -> description), {} when it offers none."""
+    meta = client.directory.meta
+    return dict(meta.profiles or {}) if meta is not None and meta.profiles else {}
+
+
+def check_profile(client, profile: str | None, field_name: str = "profile") -> str | None:
+    """profile when the directory offers it; an InputError listing the offered ones otherwise.
+
+    Asked before anything is ordered (draft-aaron-acme-profiles: the directory's meta.profiles).
+    """
+    if not profile:
+        return None
+    offered = profiles_offered(client)
+    if not offered:
+        raise InputError(field_name, "%r was asked for, but the CA's directory %s offers no profiles"
+                         % (profile, client.directory_url), profiles_offered=[])
+    if profile not in offered:
+        raise InputError(field_name, "%r is not offered by the CA's directory %s; offered: %s" % (
+            profile, client.directory_url, ", ".join(sorted(offered))), profiles_offered=sorted(offered))
+    return profile
+
+
+def create(client, identifiers: list, replaces: str | None = None, profile: str | None = None) -> PendingOrder:
     """Create an order and return the challenge files that must be published.
 
     replaces is the ARI CertID of the certificate this order renews; it is sent only
     when the directory offers renewalInfo. If the CA refuses it (already replaced,
     unknown, ...), the order is placed again without it rather than failing.
+    profile (checked against the directory's meta.profiles) is sent as the order's "profile".
     """
     payload = {"identifiers": [i.to_json() for i in identifiers]}
+    profile = check_profile(client, profile)
+    if profile:
+        payload["profile"] = profile
     replaces = ari.check_certificate_id(replaces)
     if replaces and ari.renewal_info_url(client):
         payload["replaces"] = replaces
@@ -136,7 +167,7 @@ def create(client, identifiers: list, replaces: str | None = None) -> PendingOrd
                                    content=_key_authorization(client, token), challenge_url=challenge["url"]))
     return PendingOrder(url=url, status=order.get("status"), identifiers=_identifiers_of(order),
                         challenge_files=files, expires=order.get("expires"), replaces=payload.get("replaces"),
-                        replaces_dropped=dropped)
+                        replaces_dropped=dropped, profile=order.get("profile") or profile)
 
 
 def _validate(client, order: dict, deadline: Deadline) -> None:
@@ -223,4 +254,5 @@ def complete(client, order_url: str, csr_for, preferred_chain: str | None = None
     if not finalized_here and info.public_key_sha256 != expected_public_key:
         raise InputError("order_url", "this order was already finalized with another key; start a new order")
     return IssuedCertificate(certificate=pems[0], chain=b"".join(pems[1:]), fullchain=b"".join(pems),
-                             order_url=order_url, info=info, alternates_offered=alternates)
+                             order_url=order_url, info=info, alternates_offered=alternates,
+                             profile=order.get("profile"))

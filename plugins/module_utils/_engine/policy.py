@@ -60,12 +60,25 @@ def is_production_directory(directory_url: str) -> bool:
     return "staging" not in url and "127.0.0.1" not in url and "localhost" not in url
 
 
+def profile_changed(wanted: str | None, recorded: str | None) -> str | None:
+    """The reason to renew when another ACME profile is asked for than the certificate was issued with.
+
+    No profile asked for means the CA's default: that never makes a certificate due by itself.
+    A certificate with no recorded profile was issued with the CA's default.
+    """
+    if not wanted or wanted == recorded:
+        return None
+    return "profile changed (%s -> %s)" % (recorded or "CA default", wanted)
+
+
 def decide(cert, wanted_identifiers=None, directory: str | None = None, cert_directory: str | None = None,
-           renew_before_days: float | None = None, force: bool = False, now=None) -> RenewalDecision:
+           renew_before_days: float | None = None, force: bool = False, now=None,
+           profile: str | None = None, cert_profile: str | None = None) -> RenewalDecision:
     """Decide whether cert (a keys.CertInfo or None) must be replaced.
 
     cert_directory is the ACME directory that issued cert when known (metadata);
-    directory is the one asked for now.
+    directory is the one asked for now. profile is the ACME profile asked for now,
+    cert_profile the one cert was issued with (metadata).
     """
     now = now or utcnow()
     if cert is None:
@@ -86,6 +99,8 @@ def decide(cert, wanted_identifiers=None, directory: str | None = None, cert_dir
         decision.due, decision.reason = True, "issued by another ACME directory (%s)" % cert_directory
     elif directory and not cert_directory and is_production_directory(directory) and looks_like_test_ca(cert.issuer):
         decision.due, decision.reason = True, "issued by a test CA (%s) but production was asked for" % cert.issuer
+    elif profile_changed(profile, cert_profile):
+        decision.due, decision.reason = True, profile_changed(profile, cert_profile)
     elif now >= cert.not_after:
         decision.due, decision.reason = True, "expired"
     elif now > renew_at:

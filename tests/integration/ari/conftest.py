@@ -22,6 +22,14 @@ def standin():
 
 
 @pytest.fixture
+def issuing_standin(ca):
+    """The stand-in as an issuing CA (plain HTTP: engine-level tests)."""
+    server = StandIn(ca=ca)
+    yield server
+    server.close()
+
+
+@pytest.fixture
 def standin_without_ari():
     server = StandIn(renewal_info=False)
     yield server
@@ -37,7 +45,7 @@ def tls_standin(ca, tmp_path):
     (tmp_path / "ca.pem").write_bytes(ca.pem)
     context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
     context.load_cert_chain(str(tmp_path / "server.pem"), str(tmp_path / "server.key"))
-    server = StandIn(ssl_context=context)
+    server = StandIn(ssl_context=context, ca=ca)
     server.ca_file = str(tmp_path / "ca.pem")
     yield server
     server.close()

@@ -1,13 +1,23 @@
-"""A small local stand-in for an ACME CA's ARI side (Debian's Pebble 2.4 has no renewalInfo).
+"""A small local stand-in for an ACME CA's ARI and profiles sides (Debian's Pebble 2.4 has neither).
 
 Serves, on 127.0.0.1 (plain HTTP, or HTTPS with a given ssl context):
-  GET  /dir                     directory: newNonce, newAccount, newOrder and (optionally) renewalInfo
+  GET  /dir                     directory: newNonce, newAccount, newOrder, (optionally) renewalInfo and
+                                meta.profiles (draft-ietf-acme-profiles)
   HEAD /nonce                   a Replay-Nonce (every answer carries one)
   GET  /renewal-info/<certid>   the configured window, with the configured Retry-After
   POST /new-account             an existing account (for account.find)
+  POST /acct/1                  the account; takes a contact update
   POST /new-order               409 alreadyReplaced (or another configured refusal) when the payload has
-                                "replaces", else 201 with a pending order
-  POST /authz/<n>               a pending authorization with an http-01 challenge
+                                "replaces"; 400 invalidProfile for a profile the directory does not offer;
+                                else 201 with a pending order (carrying its profile)
+  POST /order/<n>               the order: pending, ready once every authorization is valid, valid once finalized
+  POST /authz/<n>               an authorization with an http-01 challenge (pending until the challenge is answered)
+  POST /chall/<n>               answers the challenge: with http01_address set, the stand-in fetches
+                                http://<address>:<port>/.well-known/acme-challenge/<token> (Host: the identifier)
+                                and checks the key authorization's token, else it accepts
+  POST /order/<n>/finalize      issues the CSR's names for the public key in it, signed by the given test CA
+                                (pki.CA), valid for the lifetime of the order's profile
+  POST /cert/<n>                the certificate chain (leaf + the test CA), PEM
 JWS signatures are not checked: the payload is all the stand-in looks at. Every request is
 recorded (method, path, JSON payload) so that tests can count what reached the "CA".
 """
@@ -16,6 +26,7 @@ import datetime
 import json
 import secrets
 import threading
+import urllib.request
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 PROBLEM = "urn:ietf:params:acme:error:"
@@ -30,8 +41,20 @@ def _b64decode(text: str) -> bytes:
 
 
 class StandIn:
-    def __init__(self, renewal_info=True, ssl_context=None):
+    # Let's Encrypt's profiles: classic and tlsserver 90 days, shortlived 160 hours (about 6 days)
+    PROFILES = {"classic": "The same profile you're accustomed to", "tlsserver": "https://letsencrypt.org/2025/01/09/acme-profiles/",
+                "shortlived": "https://letsencrypt.org/2025/01/16/6-day-and-ip-certs/"}
+    LIFETIME_DAYS = {"classic": 90.0, "tlsserver": 90.0, "shortlived": 160 / 24.0}
+    DEFAULT_PROFILE = "classic"
+
+    def __init__(self, renewal_info=True, ssl_context=None, ca=None, profiles=None):
         self.renewal_info = renewal_info
+        self.ca = ca                       # a pki.CA that signs finalized orders
+        self.profiles = dict(self.PROFILES) if profiles is None else profiles   # {} offers none
+        self.http01_address = None         # (address, port) to validate HTTP-01 against; None accepts
+        self.order_state = {}              # order number -> {"identifiers", "authz", "profile", "cert"}
+        self.valid_authz = set()
+        self.contact = []
         self.window = (None, None)         # (start, end) datetimes served by renewal-info
         self.explanation_url = None
         self.retry_after = "3600"          # header value, or None for no header
@@ -117,6 +140,8 @@ class StandIn:
                 "keyChange": self.url + "/key-change"}
         if self.renewal_info:
             body["renewalInfo"] = self.url + "/renewal-info"
+        if self.profiles:
+            body["meta"] = {"profiles": dict(self.profiles)}
         return body
 
     def get(self, handler):
@@ -139,32 +164,137 @@ class StandIn:
 
     def post(self, handler, payload):
         if handler.path == "/new-account":
-            return handler.answer(200, {"status": "valid", "contact": [], "orders": self.url + "/orders"},
+            return handler.answer(200, {"status": "valid", "contact": self.contact, "orders": self.url + "/orders"},
                                   {"Location": self.url + "/acct/1"})
+        if handler.path == "/acct/1":   # contact update
+            if payload and "contact" in payload:
+                self.contact = list(payload["contact"])
+            return handler.answer(200, {"status": "valid", "contact": self.contact, "orders": self.url + "/orders"})
         if handler.path == "/new-order":
             if "replaces" in payload and self.refuse_replaces:
                 status, code, detail = self.refuse_replaces
                 return handler.problem(status, code, detail)
+            profile = payload.get("profile")
+            if profile is not None and profile not in self.profiles:
+                return handler.problem(400, "invalidProfile", "profile %r is not offered" % profile)
             with self.lock:
                 self.orders += 1
                 number = self.orders
-                authz_urls = []
+                authz_keys = []
                 for index, ident in enumerate(payload["identifiers"]):
                     key = "%d-%d" % (number, index)
                     self.authz[key] = ident
-                    authz_urls.append(self.url + "/authz/" + key)
-            expires = iso(datetime.datetime.now(datetime.timezone.utc) + datetime.timedelta(days=7))
-            body = {"status": "pending", "expires": expires, "identifiers": payload["identifiers"],
-                    "authorizations": authz_urls, "finalize": self.url + "/order/%d/finalize" % number}
-            if "replaces" in payload:
-                body["replaces"] = payload["replaces"]
-            return handler.answer(201, body, {"Location": self.url + "/order/%d" % number})
+                    authz_keys.append(key)
+                self.order_state[number] = {"identifiers": payload["identifiers"], "authz": authz_keys,
+                                            "profile": profile or (self.DEFAULT_PROFILE if self.profiles else None),
+                                            "cert": None, "replaces": payload.get("replaces")}
+            return handler.answer(201, self.order_body(number), {"Location": self.url + "/order/%d" % number})
+        if handler.path.startswith("/order/") and handler.path.endswith("/finalize"):
+            return self.finalize(handler, int(handler.path.split("/")[2]), payload)
+        if handler.path.startswith("/order/"):
+            number = int(handler.path[len("/order/"):])
+            if number not in self.order_state:
+                return handler.problem(404, "malformed", "no such order")
+            return handler.answer(200, self.order_body(number))
         if handler.path.startswith("/authz/"):
             key = handler.path[len("/authz/"):]
             ident = self.authz.get(key)
             if ident is None:
                 return handler.problem(404, "malformed", "no such authorization")
-            token = base64.urlsafe_b64encode(("token-" + key).encode()).rstrip(b"=").decode()
-            return handler.answer(200, {"status": "pending", "identifier": ident, "challenges": [
-                {"type": "http-01", "url": self.url + "/chall/" + key, "token": token, "status": "pending"}]})
+            return handler.answer(200, self.authz_body(key))
+        if handler.path.startswith("/chall/"):
+            key = handler.path[len("/chall/"):]
+            if key not in self.authz:
+                return handler.problem(404, "malformed", "no such challenge")
+            problem = self.validate(key)
+            if problem:
+                return handler.problem(403, "unauthorized", problem)
+            with self.lock:
+                self.valid_authz.add(key)
+            return handler.answer(200, self.authz_body(key)["challenges"][0])
+        if handler.path.startswith("/cert/"):
+            state = self.order_state.get(int(handler.path[len("/cert/"):]))
+            if not state or not state["cert"]:
+                return handler.problem(404, "malformed", "no such certificate")
+            data = state["cert"] + self.ca.pem
+            handler.send_response(200)
+            handler.send_header("Replay-Nonce", secrets.token_urlsafe(16))
+            handler.send_header("Content-Type", "application/pem-certificate-chain")
+            handler.send_header("Content-Length", str(len(data)))
+            handler.end_headers()
+            handler.wfile.write(data)
+            return None
         return handler.problem(404, "malformed", "no such resource %s" % handler.path)
+
+    # ---- orders, authorizations, issuance -------------------------------------------------------
+
+    @staticmethod
+    def token(key):
+        return base64.urlsafe_b64encode(("token-" + key).encode()).rstrip(b"=").decode()
+
+    def authz_body(self, key):
+        status = "valid" if key in self.valid_authz else "pending"
+        return {"status": status, "identifier": self.authz[key], "challenges": [
+            {"type": "http-01", "url": self.url + "/chall/" + key, "token": self.token(key), "status": status}]}
+
+    def order_body(self, number):
+        state = self.order_state[number]
+        if state["cert"]:
+            status = "valid"
+        elif all(key in self.valid_authz for key in state["authz"]):
+            status = "ready"
+        else:
+            status = "pending"
+        expires = iso(datetime.datetime.now(datetime.timezone.utc) + datetime.timedelta(days=7))
+        body = {"status": status, "expires": expires, "identifiers": state["identifiers"],
+                "authorizations": [self.url + "/authz/" + key for key in state["authz"]],
+                "finalize": self.url + "/order/%d/finalize" % number}
+        if state["profile"]:
+            body["profile"] = state["profile"]
+        if state["replaces"]:
+            body["replaces"] = state["replaces"]
+        if state["cert"]:
+            body["certificate"] = self.url + "/cert/%d" % number
+        return body
+
+    def validate(self, key):
+        """None when the HTTP-01 answer is right (or not checked), else what is wrong."""
+        if self.http01_address is None:
+            return None
+        address, port = self.http01_address
+        name = self.authz[key]["value"]
+        request = urllib.request.Request("http://%s:%d/.well-known/acme-challenge/%s" % (address, port, self.token(key)),
+                                         headers={"Host": name})
+        try:
+            with urllib.request.urlopen(request, timeout=5) as answer:
+                content = answer.read().decode().strip()
+        except OSError as exc:
+            return "fetching the HTTP-01 token for %s failed: %s" % (name, exc)
+        if content.split(".")[0] != self.token(key):
+            return "wrong key authorization for %s: %r" % (name, content[:80])
+        return None
+
+    def lifetime(self, profile):
+        return datetime.timedelta(days=self.LIFETIME_DAYS.get(profile or self.DEFAULT_PROFILE, 90.0))
+
+    def finalize(self, handler, number, payload):
+        from cryptography import x509
+        from cryptography.hazmat.primitives import hashes, serialization
+        state = self.order_state.get(number)
+        if state is None:
+            return handler.problem(404, "malformed", "no such order")
+        if not all(key in self.valid_authz for key in state["authz"]):
+            return handler.problem(403, "orderNotReady", "the order is not ready")
+        csr = x509.load_der_x509_csr(_b64decode(payload["csr"]))
+        names = csr.extensions.get_extension_for_class(x509.SubjectAlternativeName).value
+        now = datetime.datetime.now(datetime.timezone.utc) - datetime.timedelta(seconds=5)
+        builder = (x509.CertificateBuilder().subject_name(csr.subject).issuer_name(self.ca.cert.subject)
+                   .public_key(csr.public_key()).serial_number(x509.random_serial_number())
+                   .not_valid_before(now).not_valid_after(now + self.lifetime(state["profile"]))
+                   .add_extension(x509.SubjectAlternativeName(list(names)), critical=False)
+                   .add_extension(x509.AuthorityKeyIdentifier.from_issuer_subject_key_identifier(self.ca.ski),
+                                  critical=False))
+        cert = builder.sign(self.ca.key, hashes.SHA256())
+        with self.lock:
+            state["cert"] = cert.public_bytes(serialization.Encoding.PEM)
+        return handler.answer(200, self.order_body(number), {"Location": self.url + "/order/%d" % number})

@@ -60,7 +60,7 @@ READ_RETRIES = 3
 _NAME = re.compile(r"^[A-Za-z0-9_*@+=,~][A-Za-z0-9._*@+=,~-]*$")
 _ISO = "%Y-%m-%dT%H:%M:%SZ"
 PUBLIC_FIELDS = ("name", "version", "acme_directory", "account_uri", "identifiers", "not_before", "not_after",
-                 "serial", "key_type", "issuer", "subject", "obtained_at", "stored_at", "ari_id")
+                 "serial", "key_type", "issuer", "subject", "obtained_at", "stored_at", "ari_id", "profile")
 LIFETIME_WINDOW_REASON = "within renewal window"   # how policy.decide words a lifetime-window renewal
 ARI_ERROR_DELAY = datetime.timedelta(hours=1)   # a failing renewalInfo endpoint is asked again after this
 ARI_FIELDS = ("ari_window_start", "ari_window_end", "ari_selected", "ari_next_check", "ari_explanation_url",
@@ -241,8 +241,11 @@ class CertificateStore:
     # ---- write ------------------------------------------------------------------------------
 
     def put(self, name: str, bundle: Bundle, account_uri: str | None = None, check_mode: bool = False,
-            now: datetime.datetime | None = None) -> dict:
-        """Store bundle as name. Unchanged (no write) when the same files and metadata are stored already."""
+            now: datetime.datetime | None = None, profile: str | None = None) -> dict:
+        """Store bundle as name. Unchanged (no write) when the same files and metadata are stored already.
+
+        profile is the ACME profile the certificate was issued with (kept from the stored
+        pointer when None and the files are the same)."""
         validate_name(name)
         now = now or policy.utcnow()
         if not keys.key_matches_certificate(keys.load_private_key(bundle.private_key, "private_key"),
@@ -253,9 +256,12 @@ class CertificateStore:
         hashes = {fname: _sha256(data) for fname, data in bundle.files().items()}
         same_files = bool(before) and before.get("files") == hashes
         account = account_uri if account_uri is not None else (before or {}).get("account_uri")
+        if profile is None and same_files:
+            profile = before.get("profile")
         ari_id = ari.try_certificate_id(bundle.certificate)
         # (a pointer written before ARI ids were recorded gets its ari_id on the next upload)
-        if same_files and account == before.get("account_uri") and ari_id == before.get("ari_id"):
+        if same_files and account == before.get("account_uri") and ari_id == before.get("ari_id") \
+                and profile == before.get("profile"):
             return {"changed": False, "version": before["version"], "before": public_metadata(before),
                     "after": public_metadata(before)}
         version = before["version"] if same_files else self._new_version(now, info.serial)
@@ -266,7 +272,7 @@ class CertificateStore:
             "key_type": keys.key_type_of(keys.load_private_key(bundle.private_key, "private_key")),
             "issuer": info.issuer, "subject": info.subject, "public_key_sha256": info.public_key_sha256,
             "obtained_at": before.get("obtained_at") if same_files else _iso(now),
-            "stored_at": _iso(now), "files": hashes, "ari_id": ari_id,
+            "stored_at": _iso(now), "files": hashes, "ari_id": ari_id, "profile": profile,
         }
         result = {"changed": True, "version": version, "new_version": not same_files,
                   "before": public_metadata(before), "after": public_metadata(pointer), "warnings": []}
