@@ -46,15 +46,15 @@ units: collection-link
 
 # Integration tests against the real parts (Pebble + challtestsrv + nginx,
 # moto's S3 server, redis-server), started by the project's scripts. The
-# issuance tests then run a second time with Pebble rejecting half of all
+# issuance tests then run a second time with Pebble rejecting 90% of all
 # nonces: every issuance must still succeed. Services are stopped afterwards
 # unless KEEP_STACK=1.
 integration: collection-link
 	@rc=0; \
 	$(PYTHON) -m pytest tests/integration -q $(PYTEST_ARGS) || rc=$$?; \
 	if [ $$rc -eq 0 ]; then \
-	    echo "integration: issuance again with PEBBLE_WFE_NONCEREJECT=50"; \
-	    PEBBLE_WFE_NONCEREJECT=50 $(PYTHON) -m pytest tests/integration -q -m issuance $(PYTEST_ARGS) || rc=$$?; \
+	    echo "integration: issuance again with PEBBLE_WFE_NONCEREJECT=90"; \
+	    PEBBLE_WFE_NONCEREJECT=90 $(PYTHON) -m pytest tests/integration -q -m issuance $(PYTEST_ARGS) || rc=$$?; \
 	fi; \
 	[ -n "$(KEEP_STACK)" ] || { scripts/stack.sh stop; [ ! -x scripts/services.sh ] || scripts/services.sh stop; }; \
 	exit $$rc

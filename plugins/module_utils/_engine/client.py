@@ -5,7 +5,10 @@
 
 - every error answer becomes an ACMEProblem with type, detail, subproblems,
   HTTP status, URL and Retry-After;
-- badNonce is retried with the fresh nonce the error answer carried;
+- badNonce is retried with the fresh nonce the error answer carried, for as
+  long as the request's retry deadline allows (not a fixed count: a CA that
+  rejects 90% of nonces still gets every request through, as with lego and
+  CertMagic);
 - 429/5xx and connection errors are retried honouring Retry-After, but never
   past the caller's retry deadline;
 - polling uses a short, growing interval, never faster than Retry-After asks,
@@ -33,7 +36,12 @@ LETSENCRYPT_STAGING = "https://acme-staging-v02.api.letsencrypt.org/directory"
 LETSENCRYPT_PRODUCTION = "https://acme-v02.api.letsencrypt.org/directory"
 USER_AGENT = "autotls.acme (acme-python)"
 RETRYABLE_STATUS = (429, 500, 502, 503, 504)
-MAX_NONCE_RETRIES = 10
+# badNonce: the first retries go out at once (each with the fresh nonce the error carried); after
+# NONCE_FREE_RETRIES in a row they are paced NONCE_PAUSE apart (at most 20 requests a second to a CA
+# that rejects every nonce), and the request's retry deadline (retry_timeout) ends them. A CA
+# rejecting 90% of nonces at random needs about 10 tries per request, sometimes many more.
+NONCE_FREE_RETRIES = 50
+NONCE_PAUSE = 0.05
 POLL_FIRST_INTERVAL = 0.05
 POLL_MAX_INTERVAL = 2.0
 
@@ -119,8 +127,16 @@ class _Network(_NetworkBase):
             try:
                 return send()
             except ACMEProblem as problem:
-                if problem.code == "badNonce" and nonce_retries < MAX_NONCE_RETRIES:
+                if problem.code == "badNonce":
                     nonce_retries += 1
+                    wait = 0.0 if nonce_retries <= NONCE_FREE_RETRIES else NONCE_PAUSE
+                    if deadline.remaining() <= wait:
+                        problem.msg += " (still rejected after %d retries in %.0f s, the retry_timeout)" % (
+                            nonce_retries - 1, self.retry_timeout)
+                        problem.args = (problem.msg,)
+                        raise
+                    if wait:
+                        self.sleep(wait)
                     continue
                 if problem.status not in RETRYABLE_STATUS:
                     raise

@@ -1,5 +1,6 @@
 """Transport behaviour on a CA's bad days, against a scripted HTTP adapter (no network)."""
 import json
+import time
 
 import pytest
 import requests
@@ -79,12 +80,23 @@ def test_bad_nonce_is_retried_with_a_fresh_nonce(make_client):
     assert len([r for r in client.adapter.requests if r.method == "HEAD"]) == 1
 
 
-def test_endless_bad_nonce_gives_up_with_the_problem(make_client):
-    client = make_client([problem(400, "badNonce", "stale")] * 20)
+def test_bad_nonce_storm_is_retried_until_the_deadline_not_a_count(make_client):
+    # 90% rejection: 25 rejections in a row still end in success (a count of 10 gave up)
+    client = make_client([problem(400, "badNonce")] * 60 + [(200, {"ok": 1}, {})])
+    assert client.post("https://ca.test/x", {}).json() == {"ok": 1}
+    assert len([r for r in client.adapter.requests if r.method == "POST"]) == 61
+    # paced only after the free retries
+    assert client.sleeps == [acme_client.NONCE_PAUSE] * (60 - acme_client.NONCE_FREE_RETRIES)
+
+
+def test_endless_bad_nonce_gives_up_at_the_retry_deadline(make_client):
+    client = make_client([problem(400, "badNonce", "stale")] * 500, retry_timeout=1)
+    client.net.sleep = lambda seconds: (client.sleeps.append(seconds), time.sleep(seconds))
+    started = time.monotonic()
     with pytest.raises(ACMEProblem) as err:
         client.post("https://ca.test/x", {})
-    assert err.value.code == "badNonce"
-    assert len([r for r in client.adapter.requests if r.method == "POST"]) == acme_client.MAX_NONCE_RETRIES + 1
+    assert err.value.code == "badNonce" and "retry_timeout" in err.value.msg
+    assert 0.5 <= time.monotonic() - started < 2.5
 
 
 def test_rate_limit_is_retried_after_the_servers_delay(make_client):
