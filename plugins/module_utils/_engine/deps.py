@@ -15,6 +15,7 @@ ACME = {"acme": "acme", "josepy": "josepy", "cryptography": "cryptography", "req
 CRYPTO = {"cryptography": "cryptography"}
 S3 = {"boto3": "boto3", "botocore": "botocore"}
 REDIS = {"redis": "redis"}
+GCS = {"google.cloud.storage": "google-cloud-storage"}
 
 
 def missing(*groups: dict) -> list[str]:
@@ -22,6 +23,10 @@ def missing(*groups: dict) -> list[str]:
     absent = []
     for group in groups:
         for import_name, pip_name in group.items():
-            if importlib.util.find_spec(import_name) is None and pip_name not in absent:
+            try:
+                found = importlib.util.find_spec(import_name) is not None
+            except ModuleNotFoundError:   # a dotted name whose parent package is missing
+                found = False
+            if not found and pip_name not in absent:
                 absent.append(pip_name)
     return absent

@@ -1,9 +1,10 @@
 """Measure `cert_store state: info` over many stored certificates (not part of the test run).
 
     scripts/services.sh start && eval "$(scripts/services.sh env)"
-    PYTHONPATH=build/collections python3 -m tests.integration.storage.bench_info --count 500 --backends local,s3
+    PYTHONPATH=build/collections python3 -m tests.integration.storage.bench_info --count 500 \
+        --backends local,s3,redis,gcs
 
-Fills a local store and an S3 prefix (moto) with COUNT certificates of one ACME directory, then times
+Fills a local store, an S3 prefix (moto), a Redis prefix or a GCS prefix (fake-gcs-server) with COUNT certificates of one ACME directory, then times
   * the engine alone: open the backend + CertificateStore.info() over all of them;
   * the module: one `autotls.acme.cert_store` task with state=info through ansible-playbook (the task alone,
     measured between two controller-side timestamps, and the whole ansible-playbook run).
@@ -90,6 +91,14 @@ def main():
                          aws_access_key_id="bench", aws_secret_access_key="bench").create_bucket(Bucket=bucket)
             options = {"s3_bucket": bucket, "s3_prefix": "bench", "s3_endpoint_url": os.environ["S3_ENDPOINT_URL"],
                        "s3_region": "us-east-1", "s3_access_key": "bench", "s3_secret_key": "bench"}
+        elif kind == "gcs":
+            from google.auth.credentials import AnonymousCredentials
+            from google.cloud import storage
+            bucket = "autotls-bench-%s" % uuid.uuid4().hex[:8]
+            storage.Client(project="bench", credentials=AnonymousCredentials(),
+                           client_options={"api_endpoint": os.environ["GCS_ENDPOINT_URL"]}).create_bucket(bucket)
+            options = {"gcs_bucket": bucket, "gcs_prefix": "bench", "gcs_endpoint_url": os.environ["GCS_ENDPOINT_URL"],
+                       "gcs_anonymous": True}
         else:
             options = {"redis_url": os.environ["REDIS_URL"], "redis_prefix": "bench-%s" % uuid.uuid4().hex[:8]}
         filled = fill(kind, options, args.count, ca)

@@ -1,6 +1,7 @@
-"""Storage backends for the tests: a local directory, moto's S3 server and redis-server, all on 127.0.0.1.
+"""Storage backends for the tests: a local directory, moto's S3 server, redis-server and fake-gcs-server,
+all on 127.0.0.1.
 
-The S3 and Redis services are those of scripts/services.sh. If they are not answering,
+The S3, Redis and GCS services are those of scripts/services.sh. If they are not answering,
 the session starts them (and stops them at the end); if they were already running
 (for example started by the Makefile) they are left running.
 """
@@ -19,12 +20,14 @@ ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.dirname(os.path.a
 SERVICES = os.path.join(ROOT, "scripts", "services.sh")
 STAGING = "https://acme-staging-v02.api.letsencrypt.org/directory"
 PRODUCTION = "https://acme-v02.api.letsencrypt.org/directory"
-KINDS = ("local", "s3", "redis")
+KINDS = ("local", "s3", "redis", "gcs")
 S3_CREDENTIALS = {"s3_access_key": "testing", "s3_secret_key": "testing", "s3_region": "us-east-1"}
 
 # Never let boto3 look for credentials or a region outside this machine.
 os.environ["AWS_EC2_METADATA_DISABLED"] = "true"
 os.environ.setdefault("AWS_DEFAULT_REGION", "us-east-1")
+# ...nor google-auth ask a metadata server (the gcs tests name their endpoint and send no credentials).
+os.environ["NO_GCE_CHECK"] = "True"
 
 
 def services_env() -> dict:
@@ -49,8 +52,10 @@ def _answers(host, port, probe: bytes, expect: bytes) -> bool:
 def services_up(env) -> bool:
     s3_port = int(env["S3_ENDPOINT_URL"].rsplit(":", 1)[1])
     redis_port = int(env["REDIS_URL"].rsplit(":", 1)[1].split("/")[0])
+    gcs_port = int(env["GCS_ENDPOINT_URL"].rsplit(":", 1)[1])
     return (_answers("127.0.0.1", s3_port, b"GET /moto-api/ HTTP/1.0\r\n\r\n", b"HTTP/")
-            and _answers("127.0.0.1", redis_port, b"PING\r\n", b"+PONG"))
+            and _answers("127.0.0.1", redis_port, b"PING\r\n", b"+PONG")
+            and _answers("127.0.0.1", gcs_port, b"GET /storage/v1/b HTTP/1.0\r\n\r\n", b"HTTP/1.0 200"))
 
 
 @pytest.fixture(scope="session")
@@ -79,6 +84,20 @@ def s3_bucket(services):
     return bucket
 
 
+def gcs_client(endpoint):
+    from google.auth.credentials import AnonymousCredentials
+    from google.cloud import storage
+    return storage.Client(project="autotls-test", credentials=AnonymousCredentials(),
+                          client_options={"api_endpoint": endpoint})
+
+
+@pytest.fixture(scope="session")
+def gcs_bucket(services):
+    bucket = "autotls-test-%s" % uuid.uuid4().hex[:10]
+    gcs_client(services["GCS_ENDPOINT_URL"]).create_bucket(bucket)
+    return bucket
+
+
 def unique(tag="t"):
     return "%s-%s" % (tag, uuid.uuid4().hex[:10])
 
@@ -100,6 +119,9 @@ class Backends:
         elif kind == "s3":
             options = dict(S3_CREDENTIALS, s3_bucket=self.request.getfixturevalue("s3_bucket"),
                            s3_prefix=unique("p"), s3_endpoint_url=self.env["S3_ENDPOINT_URL"], s3_max_attempts=3)
+        elif kind == "gcs":
+            options = {"gcs_bucket": self.request.getfixturevalue("gcs_bucket"), "gcs_prefix": unique("p"),
+                       "gcs_endpoint_url": self.env["GCS_ENDPOINT_URL"], "gcs_anonymous": True}
         else:
             options = {"redis_url": self.env["REDIS_URL"], "redis_prefix": unique("autotls-test")}
         options.update(extra)
@@ -148,6 +170,9 @@ def stored_keys(kind, options, services=None):
         client = boto_client(options["s3_endpoint_url"])
         response = client.list_objects_v2(Bucket=options["s3_bucket"], Prefix=options["s3_prefix"] + "/")
         return sorted(item["Key"] for item in response.get("Contents", []))
+    if kind == "gcs":
+        client = gcs_client(options["gcs_endpoint_url"])
+        return sorted(blob.name for blob in client.list_blobs(options["gcs_bucket"], prefix=options["gcs_prefix"] + "/"))
     import redis
     client = redis.Redis.from_url(options["redis_url"])
     return sorted(key.decode() for key in client.scan_iter(match=options["redis_prefix"] + ":*"))

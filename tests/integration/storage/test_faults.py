@@ -12,7 +12,7 @@ import time
 import pytest
 
 from ansible_collections.autotls.acme.plugins.module_utils._engine import keys
-from ansible_collections.autotls.acme.plugins.module_utils._engine.errors import LockError, StorageError
+from ansible_collections.autotls.acme.plugins.module_utils._engine.errors import InputError, LockError, StorageError
 from ansible_collections.autotls.acme.plugins.module_utils._engine.storage import bundles, open_backend
 
 from .conftest import STAGING
@@ -89,11 +89,19 @@ class Proxy:
                     pass
 
 
-def test_s3_endpoint_stopped_in_the_middle_of_an_upload(backends, services, ca):
-    host, port = services["S3_ENDPOINT_URL"].rsplit("/", 1)[1].split(":")
+ENDPOINTS = {  # kind: (services variable, endpoint option, extra options, the error's words for the failed write)
+    "s3": ("S3_ENDPOINT_URL", "s3_endpoint_url", {"s3_max_attempts": 2}, ("S3 endpoint %s", "put_object")),
+    "gcs": ("GCS_ENDPOINT_URL", "gcs_endpoint_url", {}, ("GCS endpoint %s", "during upload")),
+}
+
+
+@pytest.mark.parametrize("kind", ["s3", "gcs"])
+def test_endpoint_stopped_in_the_middle_of_an_upload(kind, backends, services, ca):
+    variable, option, extra, words = ENDPOINTS[kind]
+    host, port = services[variable].rsplit("/", 1)[1].split(":")
     proxy = Proxy((host, int(port)))
-    options = backends.options("s3", s3_endpoint_url=proxy.url, s3_max_attempts=2, storage_timeout=5)
-    backend = open_backend("s3", options)
+    options = backends.options(kind, **{option: proxy.url}, **extra, storage_timeout=3)
+    backend = open_backend(kind, options)
     store = bundles.CertificateStore(backend, STAGING)
     old = bundle_of(ca)
     store.put("www", old)
@@ -111,13 +119,12 @@ def test_s3_endpoint_stopped_in_the_middle_of_an_upload(backends, services, ca):
     with pytest.raises(StorageError) as err:
         store.put("www", bundle_of(ca))
     assert time.monotonic() - started < 20
-    assert "S3 endpoint %s" % proxy.url in err.value.msg and "put_object" in err.value.msg
+    assert words[0] % proxy.url in err.value.msg and words[1] in err.value.msg, err.value.msg
     assert err.value.details["endpoint"].startswith(proxy.url)
     assert len(written) == 1 and written[0].endswith(bundles.KEY_FILE)
 
     # The previous bundle is intact and still served, through the real endpoint.
-    direct = bundles.CertificateStore(open_backend("s3", dict(options, s3_endpoint_url=services["S3_ENDPOINT_URL"])),
-                                      STAGING)
+    direct = bundles.CertificateStore(open_backend(kind, dict(options, **{option: services[variable]})), STAGING)
     got, pointer = direct.get("www")
     assert got == old and matches(got)
     assert pointer["serial"] == keys.parse_certificate(old.certificate).serial
@@ -138,6 +145,24 @@ def test_unreachable_backends_fail_clearly(backends, ca):
                                                     storage_timeout=2))
     with pytest.raises(StorageError, match=r"cannot reach Redis at redis://127.0.0.1:%d/0" % port):
         redis_.lock("www", 10)
+    gcs = open_backend("gcs", backends.options("gcs", gcs_endpoint_url="http://127.0.0.1:%d" % port,
+                                               storage_timeout=1))
+    started = time.monotonic()
+    with pytest.raises(StorageError, match=r"GCS endpoint http://127.0.0.1:%d failed during " % port):
+        bundles.CertificateStore(gcs, STAGING).info(["www"])
+    assert time.monotonic() - started < 20
+
+
+@pytest.mark.parametrize("kind, option", [("s3", "s3_bucket"), ("gcs", "gcs_bucket")])
+def test_a_missing_bucket_is_an_error_naming_it(kind, option, backends, ca):
+    backend = open_backend(kind, backends.options(kind, **{option: "autotls-no-such-bucket"}))
+    for attempt in (lambda: bundles.CertificateStore(backend, STAGING).info(),
+                    lambda: bundles.CertificateStore(backend, STAGING).info(["www"]),
+                    lambda: bundles.CertificateStore(backend, STAGING).put("www", bundle_of(ca)),
+                    lambda: backend.lock("www", 10)):
+        with pytest.raises(InputError) as err:
+            attempt()
+        assert err.value.field == option and "'autotls-no-such-bucket' does not exist" in err.value.msg
 
 
 # ---- lock races between processes ---------------------------------------------------------------

@@ -50,10 +50,11 @@ def populate_many(kind, options, ca, count):
     return due
 
 
-@pytest.mark.parametrize("kind, full, many", [("local", True, 100), ("s3", False, 30), ("redis", False, 100)],
-                         ids=["local-all-states", "s3-main-states", "redis-main-states"])
+@pytest.mark.parametrize("kind, full, many", [("local", True, 100), ("s3", False, 30), ("redis", False, 100),
+                                              ("gcs", False, 30)],
+                         ids=["local-all-states", "s3-main-states", "redis-main-states", "gcs-main-states"])
 def test_cert_store_through_ansible(kind, full, many, options, tmp_path, ca):
-    """Every state on the local backend; the main ones (with check mode and diff) on S3 and Redis, whose
+    """Every state on the local backend; the main ones (with check mode and diff) on S3, Redis and GCS, whose
     semantics the contract suite covers. (many: certificates for one info task; S3 on moto is slow to fill.)"""
     backend_args = dict(options, backend=kind)
     key1, cert1, chain1 = ca.issue(("app.example.com", "www.example.com"))
@@ -208,11 +209,13 @@ def test_ansible_doc_renders():
     proc = subprocess.run(["ansible-doc", "autotls.acme.cert_store"], capture_output=True, text=True, env=env,
                           timeout=120, check=False)
     assert proc.returncode == 0, proc.stderr
-    for option in ("s3_secret_key", "redis_url", "lock_ttl", "renew_before_days", "private_key_content"):
+    for option in ("s3_secret_key", "redis_url", "gcs_bucket", "gcs_kms_key_name", "lock_ttl", "renew_before_days",
+                   "private_key_content"):
         assert option in proc.stdout
 
 
-@pytest.mark.parametrize("secret_option", ["s3_secret_key", "s3_session_token", "redis_url", "private_key_content"])
+@pytest.mark.parametrize("secret_option", ["s3_secret_key", "s3_session_token", "redis_url", "private_key_content",
+                                           "gcs_credentials_content"])
 def test_secrets_are_no_log(secret_option):
     from ansible_collections.autotls.acme.plugins.module_utils._argspec import storage_argument_spec as argument_spec
     import ansible_collections.autotls.acme.plugins.modules.cert_store as module_file

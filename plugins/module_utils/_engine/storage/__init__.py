@@ -1,7 +1,7 @@
 # -*- coding: utf-8 -*-
 # Copyright: autotls.acme contributors
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
-"""Certificate storage: one interface (base.Storage), three backends, and the
+"""Certificate storage: one interface (base.Storage), four backends, and the
 certificate layer (bundles.CertificateStore) on top of any of them.
 
 open_backend() checks the option names before anything is created: an option
@@ -12,7 +12,7 @@ from __future__ import annotations
 from .. import deps
 from ..errors import InputError, StorageError
 
-BACKENDS = ("local", "s3", "redis")
+BACKENDS = ("local", "s3", "redis", "gcs")
 COMMON_OPTIONS = {"storage_timeout"}
 # option names per backend; kept here (not imported from the backends) so that
 # they can be checked even when boto3 or redis is not installed.
@@ -21,8 +21,10 @@ BACKEND_OPTIONS = {
     "s3": {"s3_bucket", "s3_prefix", "s3_endpoint_url", "s3_region", "s3_access_key", "s3_secret_key",
            "s3_session_token", "s3_sse", "s3_kms_key_id", "s3_ca_bundle", "s3_max_attempts"},
     "redis": {"redis_url", "redis_prefix"},
+    "gcs": {"gcs_bucket", "gcs_prefix", "gcs_project", "gcs_credentials_file", "gcs_credentials_content",
+            "gcs_kms_key_name", "gcs_endpoint_url", "gcs_anonymous"},
 }
-LIBRARIES = {"local": {}, "s3": deps.S3, "redis": deps.REDIS}
+LIBRARIES = {"local": {}, "s3": deps.S3, "redis": deps.REDIS, "gcs": deps.GCS}
 
 
 def check_options(kind: str, options: dict) -> dict:
@@ -42,7 +44,7 @@ def check_options(kind: str, options: dict) -> dict:
 
 
 def open_backend(kind: str, options: dict | None = None):
-    """Create the Storage for backend kind ('local', 's3' or 'redis') from its options."""
+    """Create the Storage for backend kind ('local', 's3', 'redis' or 'gcs') from its options."""
     given = check_options(kind, options or {})
     absent = deps.missing(LIBRARIES[kind])
     if absent:
@@ -55,6 +57,9 @@ def open_backend(kind: str, options: dict | None = None):
     if kind == "s3":
         from .s3 import S3Storage
         return S3Storage(**given)
+    if kind == "gcs":
+        from .gcs import GCSStorage
+        return GCSStorage(**given)
     from .redis_store import RedisStorage
     return RedisStorage(**given)
 
