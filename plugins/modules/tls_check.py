@@ -50,6 +50,14 @@ options:
       name:
         description: A label for messages and results.
         type: str
+      starttls:
+        description:
+          - Upgrade a plaintext session with the server's STARTTLS before the TLS handshake - V(smtp) (EHLO,
+            STARTTLS; ports 25 and 587), V(imap) (CAPABILITY, STARTTLS; port 143) or V(pop3) (CAPA, STLS; port 110).
+          - When unset, TLS from the first byte (HTTPS, HAProxy, IMAPS 993, POP3S 995, SMTPS 465).
+          - A server that does not offer STARTTLS fails the check at once, naming what it offered instead.
+        type: str
+        choices: [smtp, imap, pop3]
   ca_bundle:
     description:
       - CA certificates the presented chain must verify against (with the name in O(checks[].server_name)).
@@ -82,6 +90,16 @@ EXAMPLES = r'''
         server_name: www.example.com
         expected_serial: "{{ deployed.certificate.serial }}"
   delegate_to: localhost
+
+- name: The mail server serves it on submission (STARTTLS), IMAP (STARTTLS) and IMAPS
+  autotls.acme.tls_check:
+    checks:
+      - {address: mail.example.com, port: 587, starttls: smtp, server_name: mail.example.com,
+         expected_serial: "{{ serial }}"}
+      - {address: mail.example.com, port: 143, starttls: imap, server_name: mail.example.com,
+         expected_serial: "{{ serial }}"}
+      - {address: mail.example.com, port: 993, server_name: mail.example.com, expected_serial: "{{ serial }}"}
+  delegate_to: localhost
 '''
 
 RETURN = r'''
@@ -102,6 +120,9 @@ served:
       type: int
     server_name:
       description: SNI name sent.
+      type: str
+    starttls:
+      description: The STARTTLS protocol used before the handshake, or null.
       type: str
     serial:
       description: Serial of the presented certificate, hexadecimal.
@@ -134,9 +155,12 @@ def _probe_until_settled(module, check, expected) -> dict:
         try:
             result = probe.served_certificate(check["address"], check["port"], check["server_name"],
                                               module.params["timeout"], module.params["ca_bundle"],
-                                              pinned=bool(expected) and not module.params["ca_bundle"])
+                                              pinned=bool(expected) and not module.params["ca_bundle"],
+                                              starttls=check["starttls"])
             if not expected or result["serial"].lstrip("0") == expected or time.monotonic() >= deadline:
                 return result
+        except probe.StartTLSNotOffered:
+            raise   # a configuration problem: waiting does not help
         except EngineError:
             if time.monotonic() >= deadline:
                 raise
@@ -151,8 +175,9 @@ def _work(module) -> dict:
         result["name"] = check["name"] or check["server_name"]
         result["matches"] = not expected or result["serial"].lstrip("0") == expected
         if not result["matches"]:
-            mismatches.append("%s:%s (SNI %s) serves serial %s, expected %s" % (
-                check["address"], check["port"], check["server_name"], result["serial"], check["expected_serial"]))
+            mismatches.append("%s:%s (%sSNI %s) serves serial %s, expected %s" % (
+                check["address"], check["port"], "STARTTLS %s, " % check["starttls"] if check["starttls"] else "",
+                check["server_name"], result["serial"], check["expected_serial"]))
         served.append(result)
     if mismatches:
         raise EngineError("served certificate differs from the deployed one: " + "; ".join(mismatches), served=served)
@@ -168,6 +193,7 @@ def main():
                 server_name=dict(type="str", required=True),
                 expected_serial=dict(type="str"),
                 name=dict(type="str"),
+                starttls=dict(type="str", choices=list(probe.STARTTLS_PROTOCOLS)),
             )),
             ca_bundle=dict(type="path"),
             timeout=dict(type="float", default=10),
