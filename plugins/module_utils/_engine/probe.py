@@ -50,7 +50,7 @@ class _Lines:
 def _smtp_reply(lines: _Lines) -> tuple:
     """(code, [text of each line]) of a possibly multi-line SMTP reply."""
     texts = []
-    for _ in range(MAX_LINES):
+    for _line in range(MAX_LINES):
         line = lines.read()
         texts.append(line[4:])
         if len(line) < 4 or line[3] != "-":
@@ -80,7 +80,7 @@ def _starttls_smtp(lines: _Lines, where: str) -> None:
 def _imap_tagged(lines: _Lines, tag: str) -> tuple:
     """(untagged lines, tagged status line) of an IMAP command."""
     untagged = []
-    for _ in range(MAX_LINES):
+    for _line in range(MAX_LINES):
         line = lines.read()
         if line.startswith(tag + " "):
             return untagged, line[len(tag) + 1:]
@@ -116,7 +116,7 @@ def _starttls_pop3(lines: _Lines, where: str) -> None:
     status = lines.read()
     capabilities = []
     if status.startswith("+OK"):
-        for _ in range(MAX_LINES):
+        for _line in range(MAX_LINES):
             line = lines.read()
             if line == ".":
                 break

@@ -56,7 +56,7 @@ class Server:
         self.thread.start()
 
     def serve(self):
-        conn, _ = self.listener.accept()
+        conn = self.listener.accept()[0]
         conn.settimeout(5)
         reader = conn.makefile("rb")
         conn.sendall(self.greeting.encode())
