@@ -8,7 +8,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 PYTHON=${PYTHON:-python3}
-APT_PACKAGES=(pebble nginx-light redis-server openssl curl shellcheck cron)
+APT_PACKAGES=(pebble nginx-light redis-server openssl curl shellcheck cron bind9 bind9-dnsutils iproute2)
 
 missing=()
 for pkg in "${APT_PACKAGES[@]}"; do

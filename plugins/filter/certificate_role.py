@@ -10,7 +10,7 @@ from __future__ import annotations
 import datetime
 import posixpath
 
-from ansible_collections.autotls.acme.plugins.module_utils._engine import account, keys, policy
+from ansible_collections.autotls.acme.plugins.module_utils._engine import account, dns01, keys, policy
 from ansible_collections.autotls.acme.plugins.module_utils._engine.errors import InputError
 from ansible_collections.autotls.acme.plugins.module_utils._engine.storage.bundles import validate_name
 
@@ -19,8 +19,16 @@ PATH_OPTIONS = {"privkey": "private_key_path", "cert": "certificate_path", "chai
                 "fullchain": "fullchain_path"}
 
 
-def certificate_request_errors(certificate_list, contact_email, services=None, service_commands=None):
-    """Everything wrong with the role's inputs, judged by the same rules the modules apply; [] when all is well."""
+def _dns_of(item, default_dns):
+    """A certificate's DNS provider settings: its own dns section, else the role's certificate_dns."""
+    return item.get("dns") or default_dns or None
+
+
+def certificate_request_errors(certificate_list, contact_email, services=None, service_commands=None,
+                               challenge="http-01", dns=None):
+    """Everything wrong with the role's inputs, judged by the same rules the modules apply; [] when all is well.
+
+    Messages name fields, never values of the DNS settings (they hold secrets)."""
     errors = []
 
     def check(call, *args):
@@ -36,7 +44,17 @@ def certificate_request_errors(certificate_list, contact_email, services=None, s
         if item.get("name") in seen:
             errors.append("certificate_list[%d].name: %r is used twice" % (index, item.get("name")))
         seen.add(item.get("name"))
-        check(keys.parse_identifiers, item.get("identifiers"), "certificate_list[%d].identifiers" % index)
+        kind = item.get("challenge") or challenge or "http-01"
+        check(keys.parse_identifiers, item.get("identifiers"), "certificate_list[%d].identifiers" % index,
+              kind == "dns-01")
+        if kind == "dns-01":
+            try:
+                dns01.settings(_dns_of(item, dns))
+            except InputError as error:
+                errors.append("certificate_list[%d].%s%s" % (index, error.msg, " (set certificate_dns or "
+                              "certificate_list[%d].dns)" % index if error.field in ("dns", "dns.provider") else ""))
+        elif item.get("dns"):
+            errors.append("certificate_list[%d].dns: is only used with challenge dns-01" % index)
         for service in item.get("services") if item.get("services") is not None else services or []:
             if service not in (service_commands or {}):
                 errors.append("certificate_list[%d].services: %r has no check and reload commands in "
@@ -45,7 +63,7 @@ def certificate_request_errors(certificate_list, contact_email, services=None, s
 
 
 def certificate_plan(certificate_list, staging_dir, key_type="ecdsa-p256", services=None,
-                     verify=True, verify_port=443, renew_before_days=0, profile=None):
+                     verify=True, verify_port=443, renew_before_days=0, profile=None, challenge="http-01"):
     """Every certificate with its defaults filled in, its staging paths and explicit deploy paths.
 
     The plan is made once per run; deploy paths that are not explicit depend on
@@ -64,6 +82,7 @@ def certificate_plan(certificate_list, staging_dir, key_type="ecdsa-p256", servi
             "reuse_key": bool(item.get("reuse_key")),
             "renew_before_days": days,
             "profile": item.get("profile") or profile or None,
+            "challenge": item.get("challenge") or challenge or "http-01",   # its DNS settings stay out of the plan
             "services": list(item["services"] if item.get("services") is not None else services or []),
             "verify": verify if item.get("verify") is None else bool(item["verify"]),
             "verify_port": item.get("verify_port") or verify_port,
@@ -108,18 +127,21 @@ def certificate_due(plan, info, force=False, seen=None):
     return due
 
 
-def certificate_order_requests(plan, names, info=None):
-    """acme_order entries (paths in the staging directory) for the named certificates.
+def certificate_order_requests(plan, names, info=None, challenge="http-01", certificate_list=None, dns=None):
+    """acme_order entries (paths in the staging directory) for the named certificates that use challenge.
 
     With the storage info, each entry names the certificate it replaces (ARI
-    `replaces`), so the CA can link the renewal to its predecessor.
+    `replaces`), so the CA can link the renewal to its predecessor. DNS-01 entries
+    carry their provider settings (from certificate_list or the role's dns), which
+    never pass through a fact.
     """
+    items = {item.get("name"): item for item in certificate_list or []}
     wanted = set(names or [])
     replaces = {entry["name"]: entry.get("ari_id") for entry in (info or {}).get("certificates", [])
                 if entry.get("exists")}
     requests = []
     for cert in plan:
-        if cert["name"] not in wanted:
+        if cert["name"] not in wanted or cert.get("challenge", "http-01") != challenge:
             continue
         request = {"name": cert["name"], "identifiers": cert["identifiers"], "key_type": cert["key_type"],
                    "reuse_key": cert["reuse_key"], "private_key_path": cert["staging"]["privkey"],
@@ -129,6 +151,9 @@ def certificate_order_requests(plan, names, info=None):
             request["replaces"] = replaces[cert["name"]]
         if cert.get("profile"):
             request["profile"] = cert["profile"]
+        if challenge == "dns-01":
+            request["challenge"] = "dns-01"
+            request["dns"] = _dns_of(items.get(cert["name"], {}), dns)
         requests.append(request)
     return requests
 

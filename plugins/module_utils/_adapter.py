@@ -22,8 +22,11 @@ def run(module, action):
     """Call action(); an EngineError becomes fail_json with its structured details."""
     try:
         return action()
-    except EngineError as error:
-        module.fail_json(msg=error.msg, **error.to_result())
+    except EngineError as caught:
+        error = caught
+    # outside the except block: an expected error is not reported with a traceback (ansible-core >= 2.19
+    # attaches the exception being handled to fail_json's result)
+    module.fail_json(msg=error.msg, **error.to_result())
     return None  # not reached: fail_json exits
 
 

@@ -7,11 +7,11 @@ from __future__ import annotations
 DOCUMENTATION = r'''
 ---
 module: acme_order
-short_description: Obtain or renew a certificate from an ACME CA over HTTP-01
+short_description: Obtain or renew a certificate from an ACME CA over HTTP-01 or DNS-01
 version_added: 0.1.0
 description:
   - Decides whether the certificate at O(certificate_path) (or O(fullchain_path)) is due for renewal and, only
-    when it is, orders a new one over HTTP-01.
+    when it is, orders a new one over HTTP-01 or, with O(challenge=dns-01), DNS-01.
   - "Due means: no certificate yet; less than one third of its lifetime left (one half for certificates that live
     under 10 days), or less than O(renew_before_days); it does not name exactly the requested O(identifiers); it
     came from another ACME directory than O(acme_directory); it was issued with another O(profile) than the one
@@ -21,6 +21,10 @@ description:
   - "Two steps, for fleets: without O(webroot) and O(order_url), the module creates the order and returns
     RV(challenge_files) and RV(order_url); publish the files wherever the CA may connect (every node behind a load
     balancer), then call the module again with O(order_url) to validate, finalize and download."
+  - "DNS-01 in a single call: with O(challenge=dns-01) and O(dns), the module checks the DNS settings before anything
+    is ordered, adds the TXT records (one change per zone), waits until every authoritative server of each zone answers
+    with them, validates, finalizes, downloads and removes the records again, also on failure. Without O(dns), the first
+    call returns RV(challenge_records) for you to publish (two-step form)."
   - The private key, certificate, chain, fullchain and a metadata file (V(<certificate>.acme.json), recording the
     ACME directory) are written atomically and switched together; the key gets mode V(0600). A failed order
     leaves the existing files untouched.
@@ -40,13 +44,96 @@ attributes:
 options:
   identifiers:
     description:
-      - DNS names and IP addresses the certificate must cover. Wildcards cannot be validated over HTTP-01.
+      - DNS names and IP addresses the certificate must cover.
+      - Wildcards (V(*.example.com)) need O(challenge=dns-01); HTTP-01 cannot validate them.
       - Required unless O(csr) or O(csr_content) is given (then the CSR's names are used).
     type: list
     elements: str
   webroot:
-    description: Directory served at C(http://<identifier>/) on port 80; enables the single-call flow.
+    description: Directory served at C(http://<identifier>/) on port 80; enables the single-call flow over HTTP-01.
     type: path
+  challenge:
+    description:
+      - How the CA validates the names. V(dns-01) proves control of the names with TXT records and is the only way to
+        obtain wildcard certificates.
+    type: str
+    choices: [http-01, dns-01]
+    default: http-01
+  dns:
+    description:
+      - The DNS provider that publishes the TXT records of O(challenge=dns-01), for the single-call flow.
+      - Without it, O(challenge=dns-01) is the two-step flow and the first call returns RV(challenge_records).
+      - Only the options of the chosen provider may be set; the others are errors naming them.
+    type: dict
+    suboptions: &dns_suboptions
+      provider:
+        description: V(rfc2136) (dynamic update with TSIG; BIND, Knot, PowerDNS, Windows DNS) or V(route53).
+        type: str
+        required: true
+        choices: [rfc2136, route53]
+      server:
+        description: (rfc2136) Address of the name server that accepts updates, V(address) or V(address:port).
+        type: str
+      port:
+        description: (rfc2136) Its port (default 53).
+        type: int
+      key_name:
+        description: (rfc2136) Name of the TSIG key.
+        type: str
+      key_secret:
+        description: (rfc2136) The TSIG secret, base64 as in the key's C(secret) line. Never logged.
+        type: str
+      key_algorithm:
+        description: (rfc2136) TSIG algorithm (default V(hmac-sha256)).
+        type: str
+        choices: [hmac-sha256, hmac-sha384, hmac-sha512, hmac-sha224, hmac-sha1, hmac-md5]
+      zone:
+        description:
+          - The zone that holds the records. When unset, found from the name (rfc2136 - an SOA walk through the
+            resolvers; route53 - the longest hosted zone name that holds it). A zone that does not contain a name is
+            an error.
+        type: str
+      hosted_zone_id:
+        description: (route53) The hosted zone; when unset, found from the name with C(ListHostedZonesByName).
+        type: str
+      access_key:
+        description: (route53) AWS access key id; when unset, the boto3 credential chain.
+        type: str
+      secret_key:
+        description: (route53) AWS secret access key. Never logged.
+        type: str
+      session_token:
+        description: (route53) AWS session token. Never logged.
+        type: str
+      region:
+        description: (route53) Region of the API endpoint (default V(us-east-1)).
+        type: str
+      endpoint_url:
+        description: (route53) Another Route 53 API endpoint.
+        type: str
+      resolvers:
+        description:
+          - Resolvers (V(address) or V(address:port)) that follow CNAMEs, find the zone and its name servers, for
+            split-horizon DNS. Default - the system's.
+        type: list
+        elements: str
+      nameserver_port:
+        description: Port on which the zone's authoritative servers are asked (default 53).
+        type: int
+      propagation_timeout:
+        description:
+          - Seconds to wait until every authoritative server of the zone answers with the records (default 120). A
+            timeout fails naming the server and the record.
+        type: int
+      check_propagation:
+        description: Ask every authoritative server before the CA (default V(true)).
+        type: bool
+      ttl:
+        description: TTL of the TXT records (default 60).
+        type: int
+      timeout:
+        description: Seconds per DNS query or update (default 10).
+        type: int
   order_url:
     description: The RV(order_url) returned by the first call of the two-step flow; enables the second step.
     type: str
@@ -184,6 +271,14 @@ options:
       profile:
         description: As O(profile).
         type: str
+      challenge:
+        description: As O(challenge). A V(dns-01) entry does not use the top-level O(webroot).
+        type: str
+        choices: [http-01, dns-01]
+      dns:
+        description: As O(dns) (the same suboptions), for this certificate.
+        type: dict
+        suboptions: *dns_suboptions
   order_urls:
     description:
       - Second step of the two-step flow for O(certificates) - the RV(order_urls) of the first step, mapping
@@ -204,6 +299,12 @@ seealso:
   - name: RFC 8555, section 8.3 (HTTP Challenge)
     description: How the CA validates a name over HTTP-01.
     link: https://www.rfc-editor.org/rfc/rfc8555#section-8.3
+  - name: RFC 8555, section 8.4 (DNS Challenge)
+    description: How the CA validates a name over DNS-01.
+    link: https://www.rfc-editor.org/rfc/rfc8555#section-8.4
+  - name: RFC 2136 (Dynamic Updates in the DNS)
+    description: The update protocol of O(dns.provider=rfc2136).
+    link: https://www.rfc-editor.org/rfc/rfc2136
 '''
 
 EXAMPLES = r'''
@@ -273,6 +374,45 @@ EXAMPLES = r'''
     webroot: /var/www/acme
     private_key_path: /etc/ssl/private/www.key
     fullchain_path: /etc/ssl/certs/www-fullchain.crt
+
+- name: A wildcard certificate over DNS-01, records added and removed through RFC 2136
+  autotls.acme.acme_order:
+    account_key_path: /etc/autotls/account.key
+    identifiers: ["*.example.com", example.com]
+    challenge: dns-01
+    dns:
+      provider: rfc2136
+      server: 192.0.2.53
+      key_name: acme-update.
+      key_secret: "{{ vault_tsig_secret }}"
+    private_key_path: /srv/certs/example/privkey.pem
+    fullchain_path: /srv/certs/example/fullchain.pem
+  delegate_to: localhost
+
+- name: The same through Route 53 (hosted zone found from the name)
+  autotls.acme.acme_order:
+    account_key_path: /etc/autotls/account.key
+    identifiers: ["*.example.com"]
+    challenge: dns-01
+    dns:
+      provider: route53
+      access_key: "{{ vault_dns_access_key }}"
+      secret_key: "{{ vault_dns_secret_key }}"
+    private_key_path: /srv/certs/wild/privkey.pem
+    fullchain_path: /srv/certs/wild/fullchain.pem
+  delegate_to: localhost
+
+- name: DNS-01 in two steps, with your own DNS modules in between
+  autotls.acme.acme_order:
+    account_key_path: /etc/autotls/account.key
+    identifiers: [mail.example.com]
+    challenge: dns-01
+    private_key_path: /srv/certs/mail/privkey.pem
+    fullchain_path: /srv/certs/mail/fullchain.pem
+  register: mail_order
+  # publish each of mail_order.challenge_records (name, type, value), then call again with
+  # order_url: "{{ mail_order.order_url }}" and challenge: dns-01
+
 
 - name: Renew a stored certificate, telling the CA which one it replaces (ACME Renewal Information)
   autotls.acme.acme_order:
@@ -361,6 +501,42 @@ challenge_files:
     challenge_url:
       description: The challenge's URL at the CA.
       type: str
+challenge_records:
+  description:
+    - "DNS-01: the TXT records the CA looks up. Returned by the first call of the two-step flow (publish them before
+      the second call) and, for information, by the single call (which removed them again)."
+    - V(*.example.com) and V(example.com) share one name, with two values.
+    - With O(certificates), the records of every certificate, each with an extra C(certificate) naming it.
+  returned: when an order was created with O(challenge=dns-01)
+  type: list
+  elements: dict
+  contains:
+    identifier:
+      description: The name being validated, as the certificate names it (V(*.example.com) for a wildcard).
+      type: str
+    name:
+      description: The record's name, V(_acme-challenge.<name without *.>).
+      type: str
+      sample: _acme-challenge.example.com
+    type:
+      description: Always V(TXT).
+      type: str
+    value:
+      description: The value the record must hold.
+      type: str
+    token:
+      description: The challenge token.
+      type: str
+    challenge_url:
+      description: The challenge's URL at the CA.
+      type: str
+dns_cleanup_errors:
+  description:
+    - Zones whose TXT records could not be removed after the order, with the reason. The certificate was still issued
+      and written; remove the records by hand.
+  returned: when a removal failed
+  type: list
+  elements: str
 certificate:
   description: The certificate at the destination after the task.
   returned: when a certificate exists
@@ -426,7 +602,8 @@ from ansible_collections.autotls.acme.plugins.module_utils import _adapter
 from ansible_collections.autotls.acme.plugins.module_utils._argspec import (
     ACME_MUTUALLY_EXCLUSIVE, ACME_REQUIRED_ONE_OF, acme_argument_spec)
 from ansible_collections.autotls.acme.plugins.module_utils._engine import (
-    account, ari, batch, deps, fsio, issuance, keys, order)
+    account, ari, batch, deps, dns01, fsio, issuance, keys, order)
+from ansible_collections.autotls.acme.plugins.module_utils._engine.dns01.solver import DNSSolver
 from ansible_collections.autotls.acme.plugins.module_utils._engine.errors import InputError
 
 
@@ -440,12 +617,20 @@ def _request(params) -> issuance.CertificateRequest:
             raise InputError("csr", "cannot read %s: %s" % (params["csr"], exc.strerror)) from None
     elif params["csr_content"]:
         csr_pem = params["csr_content"].encode()
+    dns01_used = params["challenge"] == "dns-01"
     if csr_pem is not None:
-        identifiers = keys.csr_identifiers(csr_pem)
-        if params["identifiers"] and set(keys.parse_identifiers(params["identifiers"])) != set(identifiers):
+        identifiers = keys.csr_identifiers(csr_pem, allow_wildcard=dns01_used)
+        if params["identifiers"] and set(keys.parse_identifiers(params["identifiers"], allow_wildcard=dns01_used)) \
+                != set(identifiers):
             raise InputError("identifiers", "differ from the names in the CSR")
     else:
-        identifiers = keys.parse_identifiers(params["identifiers"])
+        identifiers = keys.parse_identifiers(params["identifiers"], allow_wildcard=dns01_used)
+    if dns01_used and params.get("webroot"):
+        raise InputError("webroot", "is for challenge http-01; challenge dns-01 publishes TXT records (see dns)")
+    if params.get("dns") and not dns01_used:
+        raise InputError("dns", "is only used with challenge: dns-01")
+    if params.get("dns"):
+        dns01.settings(params["dns"])
     if params["renew_before_days"] is not None and params["renew_before_days"] < 0:
         raise InputError("renew_before_days", "must not be negative")
     request = issuance.CertificateRequest(
@@ -458,6 +643,7 @@ def _request(params) -> issuance.CertificateRequest:
         if params["existing_certificate_content"] else None,
         owner=fsio.uid_of(params["owner"]),
         group=fsio.gid_of(params["group"]),
+        challenge=params["challenge"],
     )
     request.check()
     return request
@@ -497,7 +683,16 @@ def _one(module, get_client, params) -> dict:
     if params["webroot"]:
         result.update(issuance.issue_with_webroot(get_client(), request, params["webroot"], decision.reason, replaces))
         return result
-    pending = order.create(get_client(), request.identifiers, replaces=replaces, profile=request.profile)
+    if params["dns"]:
+        solver = DNSSolver(params["dns"])
+        try:
+            solver.prepare(request.identifiers)   # zones, credentials, reachability: before anything is ordered
+            result.update(issuance.issue_with_dns(get_client(), request, solver, decision.reason, replaces))
+        finally:
+            solver.close()
+        return result
+    pending = order.create(get_client(), request.identifiers, replaces=replaces, profile=request.profile,
+                           challenge_type=request.challenge)
     result.update(pending.to_result())
     result.update(renewed=False, order_status=pending.status)
     return result
@@ -524,6 +719,10 @@ def _batch(module) -> dict:
         merged.update({key: value for key, value in item.items() if value is not None})
         merged["name"] = item.get("name") or (item.get("identifiers") or ["certificate %d" % index])[0]
         merged["replaces"] = item.get("replaces")   # names one certificate: never inherited
+        if merged["challenge"] == "dns-01":
+            merged["webroot"] = None                  # a top-level webroot serves the http-01 entries only
+        else:
+            merged["dns"] = None
         if params["order_urls"] is not None:
             merged["order_url"] = order_urls.get(merged["name"])
         items.append(merged)
@@ -534,16 +733,18 @@ def _batch(module) -> dict:
         return _one(module, get_client, item)
 
     results = batch.run(items, work, client_for_this_thread, params["concurrency"])
-    challenge_files = []
+    challenge_files, challenge_records = [], []
     for item, result in zip(items, results):
         result["name"] = item["name"]
         for pem in ("certificate_pem", "chain_pem", "fullchain_pem"):
             result.pop(pem, None)  # on disk already; keeps the result small for hundreds of certificates
         for entry in result.get("challenge_files", []):
             challenge_files.append(dict(entry, certificate=item["name"]))
+        for entry in result.get("challenge_records", []):
+            challenge_records.append(dict(entry, certificate=item["name"]))
     failed = [r for r in results if r.get("failed")]
     out = {"changed": any(r.get("changed") for r in results), "certificates": results,
-           "challenge_files": challenge_files, "failed_count": len(failed),
+           "challenge_files": challenge_files, "challenge_records": challenge_records, "failed_count": len(failed),
            "order_urls": {r["name"]: r["order_url"] for r in results if r.get("order_url") and not r.get("renewed")},
            "renewed_count": len([r for r in results if r.get("renewed")])}
     if failed and params["fail_on_error"]:
@@ -561,7 +762,42 @@ def _work(module) -> dict:
 PER_CERTIFICATE_OPTIONS = ("identifiers", "order_url", "private_key_path", "certificate_path", "chain_path",
                            "fullchain_path", "key_type", "reuse_key", "csr", "csr_content",
                            "existing_certificate_content", "renew_before_days", "force", "preferred_chain", "replaces",
-                           "profile")
+                           "profile", "challenge", "dns")
+
+
+def dns_argument_spec() -> dict:
+    return dict(
+        provider=dict(type="str", required=True, choices=sorted(dns01.PROVIDERS)),
+        server=dict(type="str"),
+        port=dict(type="int"),
+        key_name=dict(type="str", no_log=False),
+        key_secret=dict(type="str", no_log=True),
+        key_algorithm=dict(type="str", choices=["hmac-sha256", "hmac-sha384", "hmac-sha512", "hmac-sha224",
+                                                "hmac-sha1", "hmac-md5"]),
+        zone=dict(type="str"),
+        hosted_zone_id=dict(type="str"),
+        access_key=dict(type="str", no_log=False),
+        secret_key=dict(type="str", no_log=True),
+        session_token=dict(type="str", no_log=True),
+        region=dict(type="str"),
+        endpoint_url=dict(type="str"),
+        resolvers=dict(type="list", elements="str"),
+        nameserver_port=dict(type="int"),
+        propagation_timeout=dict(type="int"),
+        check_propagation=dict(type="bool"),
+        ttl=dict(type="int"),
+        timeout=dict(type="int"),
+    )
+
+
+def _dns_libraries(params) -> list:
+    """The libraries the DNS providers named anywhere in the task need."""
+    sections = [params["dns"]] + [entry.get("dns") for entry in params["certificates"] or []]
+    providers = {section["provider"] for section in sections if section}
+    groups = [deps.DNS] if providers else []
+    if "route53" in providers:
+        groups.append(deps.S3)
+    return groups
 
 
 def main():
@@ -584,6 +820,8 @@ def main():
         preferred_chain=dict(type="str"),
         replaces=dict(type="str"),
         profile=dict(type="str"),
+        challenge=dict(type="str", default="http-01", choices=["http-01", "dns-01"]),
+        dns=dict(type="dict", options=dns_argument_spec()),
         owner=dict(type="str"),
         group=dict(type="str"),
         order_urls=dict(type="dict"),
@@ -603,7 +841,7 @@ def main():
         required_one_of=ACME_REQUIRED_ONE_OF + [("identifiers", "csr", "csr_content", "certificates")],
         supports_check_mode=True,
     )
-    _adapter.require_libraries(module, deps.ACME)
+    _adapter.require_libraries(module, deps.ACME, *_dns_libraries(module.params))
     module.exit_json(**_adapter.run(module, lambda: _work(module)))
 
 

@@ -1,9 +1,11 @@
 # -*- coding: utf-8 -*-
 # Copyright: autotls.acme contributors
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
-"""HTTP-01 challenge files: safe token names, atomic publication, cleanup."""
+"""Challenge material: HTTP-01 token files (safe names, atomic publication, cleanup) and DNS-01 TXT records."""
 from __future__ import annotations
 
+import base64
+import hashlib
 import os
 import re
 from dataclasses import dataclass
@@ -30,6 +32,33 @@ class ChallengeFile:
     def to_result(self) -> dict:
         return {"identifier": self.identifier, "path": self.path, "content": self.content,
                 "token": self.token, "challenge_url": self.challenge_url}
+
+
+@dataclass
+class ChallengeRecord:
+    """A TXT record the CA will look up (DNS-01): name must have a TXT value equal to value.
+
+    A wildcard and its base name (*.example.com, example.com) have the same name, each with its own value.
+    """
+    identifier: str         # as the certificate names it: example.com or *.example.com
+    name: str               # _acme-challenge.example.com
+    value: str              # base64url(SHA-256(key authorization))
+    token: str
+    challenge_url: str = ""
+
+    def to_result(self) -> dict:
+        return {"identifier": self.identifier, "name": self.name, "type": "TXT", "value": self.value,
+                "token": self.token, "challenge_url": self.challenge_url}
+
+
+def dns01_name(domain: str) -> str:
+    return "_acme-challenge." + domain.lower().rstrip(".")
+
+
+def dns01_value(key_authorization: str) -> str:
+    """RFC 8555 section 8.4: the base64url SHA-256 digest of the key authorization, without padding."""
+    digest = hashlib.sha256(key_authorization.encode()).digest()
+    return base64.urlsafe_b64encode(digest).rstrip(b"=").decode()
 
 
 def validate_token(token) -> str:

@@ -16,6 +16,7 @@ CRYPTO = {"cryptography": "cryptography"}
 S3 = {"boto3": "boto3", "botocore": "botocore"}
 REDIS = {"redis": "redis"}
 GCS = {"google.cloud.storage": "google-cloud-storage"}
+DNS = {"dns": "dnspython"}
 
 
 def missing(*groups: dict) -> list[str]:

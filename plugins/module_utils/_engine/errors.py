@@ -40,6 +40,10 @@ class ChallengeError(EngineError):
     """A challenge could not be prepared or published safely."""
 
 
+class DNSError(EngineError):
+    """A DNS provider or name server refused, failed or could not be reached (DNS-01)."""
+
+
 class StorageError(EngineError):
     """A storage backend failed; the previously stored data is untouched."""
 

@@ -13,7 +13,7 @@ import json
 from dataclasses import dataclass, field
 
 from . import challenge, keys, order, policy
-from .errors import InputError
+from .errors import EngineError, InputError
 from .fsio import KEY_MODE, PUBLIC_MODE, FileSpec, read_bytes, write_together
 
 METADATA_SUFFIX = ".acme.json"
@@ -39,6 +39,7 @@ class CertificateRequest:
     group: int | None = None
     name: str = field(default="")
     profile: str | None = None       # ACME profile to order with (checked against the directory's meta.profiles)
+    challenge: str = "http-01"
 
     @property
     def leaf_path(self) -> str | None:
@@ -110,7 +111,8 @@ def finish(client, request: CertificateRequest, order_url: str, reason: str = ""
     """Validate and finalize order_url, then write every output together."""
     request.check()
     csr_for, key_pem, expected = _key_source(request)
-    issued = order.complete(client, order_url, csr_for, request.preferred_chain, expected_public_key=expected)
+    issued = order.complete(client, order_url, csr_for, request.preferred_chain, expected_public_key=expected,
+                            challenge_type=request.challenge)
     if set(issued.info.identifiers) != set(request.identifiers):
         raise InputError("order_url", "the order's certificate covers %s, not the requested %s" % (
             ", ".join(sorted(i.value for i in issued.info.identifiers)),
@@ -165,6 +167,33 @@ def issue_with_webroot(client, request: CertificateRequest, webroot: str, reason
         result = finish(client, request, pending.url, reason)
     finally:
         challenge.remove(webroot, pending.challenge_files)
+    ari_fields = pending.to_result()
+    result.update((name, ari_fields[name]) for name in ("replaces", "replaces_dropped") if name in ari_fields)
+    return result
+
+
+def issue_with_dns(client, request: CertificateRequest, solver, reason: str = "", replaces: str | None = None) -> dict:
+    """Single call over DNS-01: create the order, add the TXT records (one change per zone), wait until every
+    authoritative server answers them, finish, and always remove the records again.
+
+    solver is a dns01.solver.DNSSolver whose prepare() already ran (before anything was ordered).
+    """
+    pending = order.create(client, request.identifiers, replaces=replaces, profile=request.profile,
+                           challenge_type="dns-01")
+    cleanup_errors = []
+    try:
+        solver.publish(pending.challenge_records)
+        result = finish(client, request, pending.url, reason)
+    except EngineError as error:
+        cleanup_errors = solver.remove()
+        if cleanup_errors:
+            error.details["dns_cleanup_errors"] = cleanup_errors
+        raise
+    finally:
+        cleanup_errors = cleanup_errors or solver.remove()
+    if cleanup_errors:  # the certificate is issued and written: report, do not lose it
+        result["dns_cleanup_errors"] = cleanup_errors
+    result["challenge_records"] = [record.to_result() for record in pending.challenge_records]
     ari_fields = pending.to_result()
     result.update((name, ari_fields[name]) for name in ("replaces", "replaces_dropped") if name in ari_fields)
     return result

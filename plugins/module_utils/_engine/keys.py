@@ -64,8 +64,9 @@ class CertInfo:
 
 # ---- identifiers -------------------------------------------------------------
 
-def parse_identifier(raw, field_name: str = "identifiers") -> Identifier:
-    """Turn a user string into an Identifier, refusing what HTTP-01 cannot validate."""
+def parse_identifier(raw, field_name: str = "identifiers", allow_wildcard: bool = False) -> Identifier:
+    """Turn a user string into an Identifier. A wildcard (*.example.com) only when allow_wildcard:
+    the caller validates over DNS-01, the only challenge that can prove a wildcard."""
     if not isinstance(raw, str) or not raw.strip():
         raise InputError(field_name, "an identifier is empty")
     value = raw.strip().lower()
@@ -73,21 +74,23 @@ def parse_identifier(raw, field_name: str = "identifiers") -> Identifier:
         return Identifier("ip", str(ipaddress.ip_address(value)))
     except ValueError:
         pass
-    if value.startswith("*."):
-        raise InputError(field_name, "%r is a wildcard name; HTTP-01 cannot validate wildcards (use DNS-01)" % raw)
+    wildcard = value.startswith("*.")
+    if wildcard and not allow_wildcard:
+        raise InputError(field_name, "%r is a wildcard name; HTTP-01 cannot validate wildcards "
+                                     "(use challenge: dns-01)" % raw)
     value = value.rstrip(".")
-    labels = value.split(".")
+    labels = value.split(".")[1:] if wildcard else value.split(".")
     if len(value) > 253 or len(labels) < 2 or not all(_LABEL.match(label) for label in labels):
         raise InputError(field_name, "%r is not a valid DNS name or IP address" % raw)
     return Identifier("dns", value)
 
 
-def parse_identifiers(raw_list, field_name: str = "identifiers") -> list:
+def parse_identifiers(raw_list, field_name: str = "identifiers", allow_wildcard: bool = False) -> list:
     if not raw_list:
         raise InputError(field_name, "at least one DNS name or IP address is required")
     seen, result = set(), []
     for raw in raw_list:
-        ident = parse_identifier(raw, field_name)
+        ident = parse_identifier(raw, field_name, allow_wildcard)
         if ident not in seen:
             seen.add(ident)
             result.append(ident)
@@ -171,7 +174,7 @@ def make_csr(key, identifiers: list) -> bytes:
     return builder.sign(key, hashes.SHA256()).public_bytes(serialization.Encoding.PEM)
 
 
-def csr_identifiers(csr_pem, field_name: str = "csr") -> list:
+def csr_identifiers(csr_pem, field_name: str = "csr", allow_wildcard: bool = False) -> list:
     if isinstance(csr_pem, str):
         csr_pem = csr_pem.encode()
     try:
@@ -183,7 +186,7 @@ def csr_identifiers(csr_pem, field_name: str = "csr") -> list:
     idents = _names_of(csr.subject, csr.extensions)
     if not idents:
         raise InputError(field_name, "the CSR names no DNS name or IP address")
-    return parse_identifiers([i.value for i in idents], field_name)
+    return parse_identifiers([i.value for i in idents], field_name, allow_wildcard)
 
 
 # ---- certificates ------------------------------------------------------------

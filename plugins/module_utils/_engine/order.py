@@ -1,10 +1,10 @@
 # -*- coding: utf-8 -*-
 # Copyright: autotls.acme contributors
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
-"""ACME orders over HTTP-01: create, answer, validate, finalize, download, pick a chain.
+"""ACME orders over HTTP-01 or DNS-01: create, answer, validate, finalize, download, pick a chain.
 
 Split in two halves so that a playbook can publish the challenge files anywhere
-(every node behind a load balancer) between them: create() and complete().
+(every node behind a load balancer), or the TXT records in DNS, between them: create() and complete().
 The CSR is only needed at finalization, so no private key exists between the halves.
 """
 from __future__ import annotations
@@ -13,7 +13,7 @@ import base64
 from dataclasses import dataclass, field
 
 from . import ari, keys
-from .challenge import ChallengeFile, validate_token
+from .challenge import ChallengeFile, ChallengeRecord, dns01_name, dns01_value, validate_token
 from .client import Deadline, problem_from_body
 from .errors import ACMEProblem, AuthorizationFailed, EngineError, InputError
 
@@ -33,6 +33,7 @@ class PendingOrder:
     status: str
     identifiers: list
     challenge_files: list = field(default_factory=list)
+    challenge_records: list = field(default_factory=list)   # DNS-01
     expires: str | None = None
     replaces: str | None = None           # the ARI CertID the CA accepted in "replaces"
     replaces_dropped: str | None = None   # why "replaces" was dropped and the order placed without it
@@ -42,6 +43,8 @@ class PendingOrder:
         result = {"order_url": self.url, "status": self.status, "expires": self.expires,
                   "identifiers": [i.value for i in self.identifiers],
                   "challenge_files": [f.to_result() for f in self.challenge_files]}
+        if self.challenge_records:
+            result["challenge_records"] = [r.to_result() for r in self.challenge_records]
         if self.replaces:
             result["replaces"] = self.replaces
         if self.replaces_dropped:
@@ -71,12 +74,16 @@ def _key_authorization(client, token: str) -> str:
     return "%s.%s" % (token, jose.b64encode(thumbprint).decode())
 
 
-def _http01(authz: dict) -> dict:
+CHALLENGE_TYPES = ("http-01", "dns-01")
+
+
+def _challenge(authz: dict, kind: str) -> dict:
     for challenge in authz.get("challenges", []):
-        if challenge.get("type") == "http-01":
+        if challenge.get("type") == kind:
             return challenge
-    raise EngineError("the CA offers no http-01 challenge for %s (offered: %s)" % (
-        authz["identifier"]["value"], ", ".join(c.get("type", "?") for c in authz.get("challenges", []))))
+    raise EngineError("the CA offers no %s challenge for %s%s (offered: %s)" % (
+        kind, "*." if authz.get("wildcard") else "", authz["identifier"]["value"],
+        ", ".join(c.get("type", "?") for c in authz.get("challenges", []))))
 
 
 def _failure(authz: dict) -> dict:
@@ -127,8 +134,10 @@ def check_profile(client, profile: str | None, field_name: str = "profile") -> s
     return profile
 
 
-def create(client, identifiers: list, replaces: str | None = None, profile: str | None = None) -> PendingOrder:
-    """Create an order and return the challenge files that must be published.
+def create(client, identifiers: list, replaces: str | None = None, profile: str | None = None,
+           challenge_type: str = "http-01") -> PendingOrder:
+    """Create an order and return the challenge files (http-01) or TXT records (dns-01) that must be published.
+
 
     replaces is the ARI CertID of the certificate this order renews; it is sent only
     when the directory offers renewalInfo. If the CA refuses it (already replaced,
@@ -153,7 +162,7 @@ def create(client, identifiers: list, replaces: str | None = None, profile: str 
         response = client.post(client.directory["newOrder"], payload)
     order = response.json()
     url = response.headers.get("Location")
-    files = []
+    files, records = [], []
     for authz_url in order.get("authorizations", []):
         authz = client.fetch(authz_url)
         status = authz.get("status")
@@ -161,16 +170,24 @@ def create(client, identifiers: list, replaces: str | None = None, profile: str 
             continue
         if status != "pending":
             raise AuthorizationFailed([_failure(authz)])
-        challenge = _http01(authz)
+        challenge = _challenge(authz, challenge_type)
         token = validate_token(challenge.get("token"))
-        files.append(ChallengeFile(identifier=authz["identifier"]["value"], token=token,
-                                   content=_key_authorization(client, token), challenge_url=challenge["url"]))
+        domain = authz["identifier"]["value"]
+        key_authorization = _key_authorization(client, token)
+        if challenge_type == "dns-01":
+            records.append(ChallengeRecord(identifier=("*." if authz.get("wildcard") else "") + domain,
+                                           name=dns01_name(domain), value=dns01_value(key_authorization),
+                                           token=token, challenge_url=challenge["url"]))
+        else:
+            files.append(ChallengeFile(identifier=domain, token=token, content=key_authorization,
+                                       challenge_url=challenge["url"]))
     return PendingOrder(url=url, status=order.get("status"), identifiers=_identifiers_of(order),
-                        challenge_files=files, expires=order.get("expires"), replaces=payload.get("replaces"),
-                        replaces_dropped=dropped, profile=order.get("profile") or profile)
+                        challenge_files=files, challenge_records=records, expires=order.get("expires"),
+                        replaces=payload.get("replaces"), replaces_dropped=dropped,
+                        profile=order.get("profile") or profile)
 
 
-def _validate(client, order: dict, deadline: Deadline) -> None:
+def _validate(client, order: dict, deadline: Deadline, challenge_type: str = "http-01") -> None:
     """Ask the CA to validate every pending authorization and wait for the verdicts."""
     pending = []
     for authz_url in order.get("authorizations", []):
@@ -179,7 +196,7 @@ def _validate(client, order: dict, deadline: Deadline) -> None:
             continue
         if authz.get("status") != "pending":
             raise AuthorizationFailed([_failure(authz)])
-        challenge = _http01(authz)
+        challenge = _challenge(authz, challenge_type)
         validate_token(challenge.get("token"))
         if challenge.get("status") == "pending":
             client.post(challenge["url"], {})
@@ -224,7 +241,7 @@ def _download(client, cert_url: str, preferred_chain: str | None):
 
 
 def complete(client, order_url: str, csr_for, preferred_chain: str | None = None,
-             expected_public_key: str | None = None) -> IssuedCertificate:
+             expected_public_key: str | None = None, challenge_type: str = "http-01") -> IssuedCertificate:
     """Validate, finalize and download the order at order_url.
 
     csr_for(identifiers) returns the CSR (PEM) to finalize with; it is only called
@@ -233,7 +250,7 @@ def complete(client, order_url: str, csr_for, preferred_chain: str | None = None
     deadline = Deadline(client.poll_timeout)
     order = client.fetch(order_url)
     if order.get("status") == "pending":
-        _validate(client, order, deadline)
+        _validate(client, order, deadline, challenge_type)
         order = client.poll(order_url, lambda body: body.get("status") != "pending", "order %s" % order_url, deadline)
     finalized_here = False
     if order.get("status") == "ready":
