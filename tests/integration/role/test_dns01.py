@@ -11,7 +11,7 @@ import yaml
 from cryptography import x509
 
 from .conftest import HOSTS, SITE, TLS_PORT, new_orders
-from .test_renew import webhook  # noqa: F401 (fixture)
+from .test_renew import webhook  # noqa: F401  # pylint: disable=unused-import  (a fixture)
 
 pytestmark = pytest.mark.role
 DNS_PEBBLE_LOG = os.path.join(os.path.dirname(SITE), "..", "build", "stack", "pebble-dns.log")
