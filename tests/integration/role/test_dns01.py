@@ -11,7 +11,8 @@ import yaml
 from cryptography import x509
 
 from .conftest import HOSTS, SITE, TLS_PORT, new_orders
-from .test_renew import webhook  # noqa: F401  # pylint: disable=unused-import  (a fixture)
+# the webhook receiver fixture of the renewal tests
+from .test_renew import webhook  # noqa: F401  # pylint: disable=unused-import
 
 pytestmark = pytest.mark.role
 DNS_PEBBLE_LOG = os.path.join(os.path.dirname(SITE), "..", "build", "stack", "pebble-dns.log")
