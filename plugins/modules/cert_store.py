@@ -18,14 +18,8 @@ description:
   - "Each upload is written as a new version (key, certificate, chain, fullchain) and a small pointer with the
     metadata is switched last, in one atomic write: a reader always gets a key and a certificate that belong
     together. A key that does not match its certificate is refused before anything is written."
-  - "O(state=info) answers 'what is due?' for hundreds of certificates in one task: it reads only the small
-    metadata objects and decides as M(autotls.acme.acme_order) does (less than a third of the lifetime left, a
-    half for certificates that live under 10 days, or fewer than O(renew_before_days) days)."
-  - "With O(ari=true), O(state=info) follows the CA's ACME Renewal Information (ARI, RFC 9773) where the directory
-    offers it: each certificate is due at a random moment inside the window the CA suggests, so the CA can ask for
-    early renewal (for example before a mass revocation) and spread a fleet's renewals. The CA's answer is cached in
-    the entry's status until its C(Retry-After), so most runs send no request; when it cannot be asked, the
-    lifetime-relative policy decides and RV(certificates[].ari_error) says why."
+  - "What is stored and what is due is answered by M(autotls.acme.cert_store_info), which reads hundreds of
+    certificates in one task."
   - "O(state=locked) and O(state=unlocked) take and release a lock with a TTL that holds across machines, so
     that two hosts renewing at once do not both order. A lock whose holder died is taken over after its TTL."
   - On S3 the documented minimal IAM policy allows deletes only under C(<prefix>/locks/), so O(state=absent)
@@ -51,30 +45,21 @@ options:
       - V(fetched) writes the stored bundle to the O(private_key_path), O(certificate_path), O(chain_path) and
         O(fullchain_path) given, atomically; changed only when a file changed.
       - V(absent) removes the entry.
-      - V(info) reports expiry, due-ness and the last attempt of O(names) (every stored certificate of
-        O(acme_directory) when omitted); never changes anything.
       - V(locked) acquires the lock of O(name) for O(lock_ttl) seconds, waiting up to O(lock_timeout) seconds, and
         returns its RV(lock.token); with O(lock_token) of a lock still held it extends that lock.
       - V(unlocked) releases the lock of O(name) held by O(lock_token).
       - V(attempted) records a renewal attempt of O(name) and its O(attempt_error) (none means it succeeded), as
-        reported by O(state=info). O(state=present) records a successful attempt by itself.
-      - "One of: V(present), V(fetched), V(absent), V(info), V(locked), V(unlocked), V(attempted); any other value
-        fails naming O(state). (The list is checked by the module rather than declared as C(choices), because
-        Ansible's module linter reserves V(info) for separate C(_info) modules, while one storage module that
-        also answers what is due over hundreds of certificates is what this collection offers.)"
+        reported by M(autotls.acme.cert_store_info). O(state=present) records a successful attempt by itself.
     type: str
+    choices: [present, fetched, absent, locked, unlocked, attempted]
     default: present
   name:
     description:
       - Name of the stored certificate, for example V(www.example.com) or V(web-frontend).
       - Letters, digits and C(. _ - * @ + = , ~); no path separator, no C(..), no control character.
-      - Required unless O(state=info).
     type: str
   names:
     description:
-      - With O(state=info), the certificates to report. When omitted (and O(name) too), every certificate stored
-        for O(acme_directory).
-      - Names that are not stored are reported with RV(certificates[].exists=false) and due.
       - Batch forms - with O(state=present) (files from O(src_dir)), O(state=fetched) (files to O(dest_dir)) and
         O(state=locked), every named certificate is handled in this one call.
     type: list
@@ -91,7 +76,7 @@ options:
   profile:
     description:
       - With O(state=present), the ACME profile the certificate was issued with, recorded in the metadata and
-        reported by O(state=info) as RV(certificates[].profile).
+        reported by M(autotls.acme.cert_store_info) as RV(autotls.acme.cert_store_info#module:certificates[].profile).
       - When unset, the profile recorded by M(autotls.acme.acme_order) in the metadata file next to the certificate
         (V(<certificate_path>.acme.json) or V(<fullchain_path>.acme.json)) is used, also in the O(src_dir) batch form.
     type: str
@@ -139,34 +124,6 @@ options:
   private_key_mode:
     description: With O(state=fetched), mode of the private key file. When unset, V('0600').
     type: raw
-  renew_before_days:
-    description:
-      - With O(state=info), a certificate is due when fewer than this many days are left, instead of the
-        lifetime-relative default of M(autotls.acme.acme_order).
-    type: float
-  ari:
-    description:
-      - With O(state=info), ask the CA's renewalInfo resource (ACME Renewal Information, RFC 9773) when
-        O(acme_directory) offers one, and let its suggested window decide due-ness instead of the lifetime policy
-        (or O(renew_before_days)).
-      - Each certificate renews at a random moment inside the window, chosen once and kept while the window does
-        not change. The answer, the chosen moment and the next time to ask (the server's C(Retry-After), 6 hours when
-        it sends none, between 1 minute and 1 week) are cached in the entry's status; until then the CA is not
-        asked again. This cache is not reported as a change and is not written in check mode.
-      - Expired certificates, and certificates due because they came from a test CA or another directory, stay due
-        without asking. Certificates without an RV(certificates[].ari_id) (no Authority Key Identifier), and every
-        certificate when the directory offers no renewalInfo, follow the lifetime policy.
-      - When the CA cannot be asked (unreachable, error answer), the lifetime policy decides, the error is reported
-        in RV(certificates[].ari_error) and the CA is asked again after an hour at the earliest.
-      - The requests are unauthenticated GETs; no ACME account is needed. Requires O(acme_directory) to be an
-        C(https://) URL.
-    type: bool
-    default: false
-  ca_bundle:
-    description:
-      - With O(ari=true), PEM file of CA certificates used to verify the TLS certificate of O(acme_directory) (for a
-        private ACME CA). When unset, the system's trust store.
-    type: path
   lock_ttl:
     description:
       - With O(state=locked), seconds after which the lock expires if it is not released (a crashed holder never
@@ -295,27 +252,6 @@ EXAMPLES = r'''
     private_key_path: /etc/nginx/tls/www.key
     fullchain_path: /etc/nginx/tls/www-fullchain.crt
 
-- name: What is due, among every stored certificate?
-  autotls.acme.cert_store:
-    backend: local
-    local_path: /srv/autotls/store
-    acme_directory: https://acme-v02.api.letsencrypt.org/directory
-    state: info
-  register: inventory
-
-- name: Show them
-  ansible.builtin.debug:
-    msg: "{{ inventory.due }}"
-
-- name: What is due, as the CA suggests it (ACME Renewal Information)?
-  autotls.acme.cert_store:
-    backend: local
-    local_path: /srv/autotls/store
-    acme_directory: https://acme-v02.api.letsencrypt.org/directory
-    state: info
-    ari: true
-  register: inventory
-
 - name: Record a failed renewal attempt
   autotls.acme.cert_store:
     backend: local
@@ -407,106 +343,11 @@ files:
   elements: str
 certificates:
   description:
-    - One entry per certificate for O(state=info).
     - For the batch forms (O(names) with O(state=present) or O(state=fetched), O(attempts)), one result per
       certificate with C(name) and the fields of the single form (C(certificate), C(files), C(missing), C(status)).
-  returned: when O(state=info) or a batch form
+  returned: with a batch form
   type: list
   elements: dict
-  contains:
-    name:
-      description: The certificate's name.
-      type: str
-    exists:
-      description: Whether a certificate is stored under this name.
-      type: bool
-    due:
-      description: Whether renewal is due (always true when nothing is stored).
-      type: bool
-    reason:
-      description: Why renewal is (not) due, as M(autotls.acme.acme_order) says it.
-      type: str
-    not_after:
-      description: End of validity (UTC, ISO 8601).
-      type: str
-    days_left:
-      description: Days until not_after.
-      type: float
-    renew_at:
-      description:
-        - When renewal becomes due (UTC, ISO 8601); with ARI, the moment chosen inside the CA's window
-          (RV(certificates[].ari_selected)).
-      type: str
-    ari_id:
-      description:
-        - The certificate's ARI identifier (RFC 9773, C(base64url(AKI).base64url(serial))), or null when it has no
-          Authority Key Identifier or was stored before ARI identifiers were recorded (the next upload adds it).
-        - Pass it as O(autotls.acme.acme_order#module:replaces) when ordering the certificate's replacement.
-      type: str
-    profile:
-      description: The ACME profile the certificate was issued with, or null when none was recorded (the CA's default).
-      type: str
-    ari_window_start:
-      description: Start of the renewal window the CA suggests (UTC, ISO 8601), when known (O(ari=true)).
-      type: str
-    ari_window_end:
-      description: End of the renewal window the CA suggests (UTC, ISO 8601), when known (O(ari=true)).
-      type: str
-    ari_selected:
-      description:
-        - The moment chosen at random inside the window, at which the certificate becomes due (UTC, ISO 8601), when
-          known (O(ari=true)).
-      type: str
-    ari_next_check:
-      description: When the CA's renewalInfo will be asked again (UTC, ISO 8601), when it was asked (O(ari=true)).
-      type: str
-    ari_explanation_url:
-      description: The page the CA links to explain its window (for example an incident report), if any.
-      type: str
-    ari_error:
-      description:
-        - Why the CA's renewalInfo could not be used (O(ari=true)); the lifetime policy decided instead. Null
-          otherwise.
-      type: str
-    last_attempt:
-      description: When a renewal was last attempted (UTC, ISO 8601), if ever recorded.
-      type: str
-    last_error:
-      description: The error of the last attempt, or null when it succeeded.
-      type: str
-    file_sha256:
-      description:
-        - SHA-256 (hex) of each stored file (C(privkey.pem), C(cert.pem), C(chain.pem), C(fullchain.pem)), so a
-          deployer can tell whether a host's copy is current without fetching the bundle. Not key material.
-      type: dict
-    next_attempt:
-      description:
-        - After failed attempts, when the next attempt may contact the CA (UTC, ISO 8601) - a growing delay
-          (10 minutes, doubling, at most 12 hours or a tenth of the lifetime), or the CA's C(Retry-After).
-      type: str
-    backing_off:
-      description: Whether now is before RV(certificates[].next_attempt); callers should not contact the CA.
-      type: bool
-    last_success:
-      description: When an attempt last succeeded (UTC, ISO 8601).
-      type: str
-    consecutive_failures:
-      description: Failed attempts since the last success.
-      type: int
-due:
-  description: Names of the certificates that are due (or missing), for O(state=info).
-  returned: when O(state=info)
-  type: list
-  elements: str
-not_due:
-  description: Names of the certificates that are not due, for O(state=info).
-  returned: when O(state=info)
-  type: list
-  elements: str
-count:
-  description: Number of entries in RV(certificates).
-  returned: when O(state=info)
-  type: int
 lock:
   description: The lock after O(state=locked) (or its current state in check mode).
   returned: when O(state=locked)
@@ -534,8 +375,7 @@ status:
   type: dict
 warnings:
   description:
-    - Housekeeping problems after a successful upload (the certificate is stored), or renewal information that could
-      not be cached with O(ari=true).
+    - Housekeeping problems after a successful upload (the certificate is stored).
   returned: when there were any
   type: list
   elements: str
@@ -548,7 +388,6 @@ from ansible.module_utils.basic import AnsibleModule
 
 from ansible_collections.autotls.acme.plugins.module_utils import _adapter
 from ansible_collections.autotls.acme.plugins.module_utils._argspec import STAGING_DIRECTORY, storage_argument_spec
-from ansible_collections.autotls.acme.plugins.module_utils._engine import client as acme_client
 from ansible_collections.autotls.acme.plugins.module_utils._engine import deps, fsio, keys, storage
 from ansible_collections.autotls.acme.plugins.module_utils._engine.errors import EngineError, InputError
 from ansible_collections.autotls.acme.plugins.module_utils._engine.storage import bundles
@@ -706,34 +545,15 @@ def _on_disk(params) -> dict:
     return {}
 
 
-def _ari_client(params):
-    """An ACME client that only reads the directory and renewalInfo (unauthenticated GETs)."""
-    directory = params["acme_directory"]
-    if not directory or not directory.startswith("https://"):
-        raise InputError("acme_directory", "must be an https:// URL to ask it for renewal information (ari), got %r"
-                         % directory)
-    ca_bundle = params["ca_bundle"] or None   # "" means unset (roles pass variables through)
-    if ca_bundle and not os.path.isfile(ca_bundle):
-        raise InputError("ca_bundle", "%s is not a readable file" % params["ca_bundle"])
-    # GETs are not signed, but the client wants a key: a throwaway one, never stored.
-    return acme_client.AcmeClient(directory, keys.generate_private_key("ecdsa-p256"), ca_bundle=ca_bundle,
-                                  request_timeout=ARI_REQUEST_TIMEOUT, retry_timeout=ARI_RETRY_TIMEOUT)
-
-
 def _lock_state_result(state) -> dict:
     return state.to_result() if state else {}
 
 
-STATES = ("present", "fetched", "absent", "info", "locked", "unlocked", "attempted")
-ARI_REQUEST_TIMEOUT = 15   # seconds per renewalInfo request ...
-ARI_RETRY_TIMEOUT = 20     # ... and for retrying a busy CA (429/5xx) before falling back to the lifetime policy
 
 
 def _work(module) -> dict:
     params = module.params
     state = params["state"]
-    if state not in STATES:
-        raise InputError("state", "%r is not one of %s" % (state, ", ".join(STATES)))
     if params["name"] is not None:   # before a name can become a path or an object key
         bundles.validate_name(params["name"], "name")
     for name in params["names"] or []:
@@ -756,12 +576,6 @@ def _work(module) -> dict:
             result["changed"] = removed["changed"]
             if removed["changed"] and module._diff:
                 result["diff"] = {"before": removed["before"] or {"status": "recorded attempts"}, "after": {}}
-        elif state == "info":
-            names = params["names"] if params["names"] is not None else (
-                [params["name"]] if params["name"] else None)
-            ari_client = _ari_client(params) if params["ari"] else None
-            result.update(store.info(names, renew_before_days=params["renew_before_days"], ari_client=ari_client,
-                                     ari_cache=not module.check_mode))
         elif state == "locked":
             before = store.lock_state(params["name"])
             if module.check_mode:
@@ -798,7 +612,8 @@ def _work(module) -> dict:
 def main():
     argument_spec = storage_argument_spec()
     argument_spec.update(
-        state=dict(type="str", default="present"),
+        state=dict(type="str", default="present",
+                   choices=["present", "fetched", "absent", "locked", "unlocked", "attempted"]),
         name=dict(type="str"),
         names=dict(type="list", elements="str"),
         acme_directory=dict(type="str", default=STAGING_DIRECTORY),
@@ -816,7 +631,6 @@ def main():
         group=dict(type="str"),
         mode=dict(type="raw"),
         private_key_mode=dict(type="raw", no_log=False),
-        renew_before_days=dict(type="float"),
         lock_ttl=dict(type="float", default=900),
         lock_timeout=dict(type="float", default=0),
         lock_token=dict(type="str", no_log=False),
@@ -831,8 +645,6 @@ def main():
             error=dict(type="str"),
             retry_after=dict(type="float"),
         )),
-        ari=dict(type="bool", default=False),
-        ca_bundle=dict(type="path"),
     )
     module = AnsibleModule(
         argument_spec=argument_spec,
@@ -854,11 +666,9 @@ def main():
         ],
         supports_check_mode=True,
     )
-    groups = {"s3": [deps.S3], "redis": [deps.REDIS], "gcs": [deps.GCS]}.get(module.params["backend"], [])
+    groups = [storage.LIBRARIES[module.params["backend"]]]
     if module.params["state"] in ("present", "fetched"):
         groups.append(deps.CRYPTO)
-    if module.params["state"] == "info" and module.params["ari"]:
-        groups.append(deps.ACME)
     _adapter.require_libraries(module, *groups)
     module.exit_json(**_adapter.run(module, lambda: _work(module)))
 

@@ -314,11 +314,11 @@ def test_modules_ask_ari_and_send_replaces(ca, tls_standin, tmp_path, now):
     server.window = (now - 2 * DAY, now - DAY)
     account_key = keys.private_key_to_pem(keys.generate_private_key("ecdsa-p256")).decode()
     info_args = {"backend": "local", "local_path": store_path, "acme_directory": server.directory_url,
-                 "state": "info", "ari": True, "ca_bundle": server.ca_file}
+                 "ari": True, "ca_bundle": server.ca_file}
     order_args = {"acme_directory": server.directory_url, "ca_bundle": server.ca_file,
                   "account_key_content": account_key}
     results = run_playbook(tmp_path, [
-        {"name": "info", "autotls.acme.cert_store": info_args, "register": "info"},
+        {"name": "info", "autotls.acme.cert_store_info": info_args, "register": "info"},
         {"name": "single", "register": "single", "autotls.acme.acme_order": dict(
             order_args, identifiers=["www.example.com"], replaces="{{ info.certificates[0].ari_id }}",
             private_key_path=str(tmp_path / "www.key"), fullchain_path=str(tmp_path / "www.pem"))},
@@ -343,7 +343,7 @@ def test_modules_ask_ari_and_send_replaces(ca, tls_standin, tmp_path, now):
     # a cached answer costs no request, and check mode writes nothing
     asked = len(server.seen(prefix="/renewal-info/"))
     status_before = store.storage.load(store._entry("www") + bundles.STATUS)
-    checked = run_playbook(tmp_path, [{"name": "info", "autotls.acme.cert_store": info_args, "register": "info"}],
+    checked = run_playbook(tmp_path, [{"name": "info", "autotls.acme.cert_store_info": info_args, "register": "info"}],
                            check=True)
     assert checked["info"]["due"] == ["www"] and len(server.seen(prefix="/renewal-info/")) == asked
     assert store.storage.load(store._entry("www") + bundles.STATUS) == status_before

@@ -1,4 +1,4 @@
-"""Measure `cert_store state: info` over many stored certificates (not part of the test run).
+"""Measure `cert_store_info` over many stored certificates (not part of the test run).
 
     scripts/services.sh start && eval "$(scripts/services.sh env)"
     PYTHONPATH=build/collections python3 -m tests.integration.storage.bench_info --count 500 \
@@ -6,7 +6,7 @@
 
 Fills a local store, an S3 prefix (moto), a Redis prefix or a GCS prefix (fake-gcs-server) with COUNT certificates of one ACME directory, then times
   * the engine alone: open the backend + CertificateStore.info() over all of them;
-  * the module: one `autotls.acme.cert_store` task with state=info through ansible-playbook (the task alone,
+  * the module: one `autotls.acme.cert_store_info` task through ansible-playbook (the task alone,
     measured between two controller-side timestamps, and the whole ansible-playbook run).
 """
 import argparse
@@ -49,11 +49,11 @@ def engine_time(kind, options, count, rounds=3):
 
 
 def module_time(kind, options, count, workdir):
-    args = dict(options, backend=kind, state="info", acme_directory=DIRECTORY)
+    args = dict(options, backend=kind, acme_directory=DIRECTORY)
     stamp = "{{ lookup('ansible.builtin.pipe', 'date +%s.%N') }}"
     playbook = [{"hosts": "localhost", "gather_facts": False, "tasks": [
         {"ansible.builtin.set_fact": {"t0": stamp}},
-        {"autotls.acme.cert_store": args, "register": "info"},
+        {"autotls.acme.cert_store_info": args, "register": "info"},
         {"ansible.builtin.set_fact": {"t1": stamp}},
         {"ansible.builtin.copy": {"dest": os.path.join(workdir, "out.json"), "mode": "0600",
                                   "content": "{{ {'t0': t0, 't1': t1, 'count': info.count} | to_json }}"}},
@@ -108,7 +108,7 @@ def main():
     print("%-6s %10s %12s %12s %16s" % ("backend", "fill (s)", "engine (s)", "task (s)", "playbook (s)"))
     for kind, filled, engine, task, total in rows:
         print("%-6s %10.1f %12.3f %12.3f %16.3f" % (kind, filled, engine, task, total))
-    print("(%d certificates; engine = open backend + info(), median of 3; task = the one cert_store task, "
+    print("(%d certificates; engine = open backend + info(), median of 3; task = the one cert_store_info task, "
           "including Ansible's module transfer and Python start-up)" % args.count)
 
 

@@ -1,0 +1,280 @@
+#!/usr/bin/python
+# -*- coding: utf-8 -*-
+# Copyright: autotls.acme contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+from __future__ import annotations
+
+DOCUMENTATION = r'''
+---
+module: cert_store_info
+short_description: What is stored and what is due, for hundreds of certificates in one task
+version_added: 0.2.0
+description:
+  - Reads the certificates kept by M(autotls.acme.cert_store) (local directory, S3, Redis, GCS) and answers, for each,
+    whether it exists, when it expires, whether it is due for renewal and why, and how its last renewal attempts
+    went. It never changes anything.
+  - "It reads only the small metadata objects and decides as M(autotls.acme.acme_order) does (less than a third of
+    the lifetime left, a half for certificates that live under 10 days, or fewer than O(renew_before_days) days)."
+  - "With O(ari=true), it follows the CA's ACME Renewal Information (ARI, RFC 9773) where the directory offers it:
+    each certificate is due at a random moment inside the window the CA suggests, so the CA can ask for early
+    renewal (for example before a mass revocation) and spread a fleet's renewals. The CA's answer is cached in the
+    entry's status until its C(Retry-After), so most runs send no request; when it cannot be asked, the
+    lifetime-relative policy decides and RV(certificates[].ari_error) says why. Writing that cache is the only write
+    this module makes; it is not reported as a change and is skipped in check mode."
+author:
+  - autotls.acme maintainers (@autotls)
+extends_documentation_fragment:
+  - autotls.acme.storage
+  - autotls.acme.attributes
+  - autotls.acme.attributes.info_module
+options:
+  name:
+    description:
+      - One certificate to report. Mutually exclusive with O(names).
+    type: str
+  names:
+    description:
+      - The certificates to report. When omitted (and O(name) too), every certificate stored for O(acme_directory).
+      - Names that are not stored are reported with RV(certificates[].exists=false) and due.
+    type: list
+    elements: str
+  acme_directory:
+    description:
+      - URL of the ACME directory the certificates come from; part of the storage key, so certificates of a staging
+        and of a production directory never mix.
+      - Required, so that an empty answer can never come from looking under the wrong directory.
+    type: str
+    required: true
+  renew_before_days:
+    description:
+      - A certificate is due when fewer than this many days are left, instead of the lifetime-relative default of
+        M(autotls.acme.acme_order).
+    type: float
+  ari:
+    description:
+      - Ask the CA's renewalInfo resource (ACME Renewal Information, RFC 9773) when O(acme_directory) offers one, and
+        let its suggested window decide due-ness instead of the lifetime policy (or O(renew_before_days)).
+      - Each certificate renews at a random moment inside the window, chosen once and kept while the window does
+        not change. The answer, the chosen moment and the next time to ask (the server's C(Retry-After), 6 hours when
+        it sends none, between 1 minute and 1 week) are cached in the entry's status; until then the CA is not
+        asked again. This cache is not reported as a change and is not written in check mode.
+      - Expired certificates, and certificates due because they came from a test CA or another directory, stay due
+        without asking. Certificates without an RV(certificates[].ari_id) (no Authority Key Identifier), and every
+        certificate when the directory offers no renewalInfo, follow the lifetime policy.
+      - When the CA cannot be asked (unreachable, error answer), the lifetime policy decides, the error is reported
+        in RV(certificates[].ari_error) and the CA is asked again after an hour at the earliest.
+      - The requests are unauthenticated GETs; no ACME account is needed. Requires O(acme_directory) to be an
+        C(https://) URL.
+    type: bool
+    default: false
+  ca_bundle:
+    description:
+      - With O(ari=true), PEM file of CA certificates used to verify the TLS certificate of O(acme_directory) (for a
+        private ACME CA). When unset, the system's trust store.
+    type: path
+notes:
+  - The Python libraries C(boto3) (backend V(s3)), C(redis) (backend V(redis)) or C(google-cloud-storage) (backend
+    V(gcs)) are needed on the host that runs the task, and C(acme) with O(ari=true).
+seealso:
+  - module: autotls.acme.cert_store
+  - module: autotls.acme.acme_order
+'''
+
+EXAMPLES = r'''
+---
+- name: What is due, among every stored certificate?
+  autotls.acme.cert_store_info:
+    backend: local
+    local_path: /srv/autotls/store
+    acme_directory: https://acme-v02.api.letsencrypt.org/directory
+  register: inventory
+
+- name: Show them
+  ansible.builtin.debug:
+    msg: "{{ inventory.due }}"
+
+- name: What is due, as the CA suggests it (ACME Renewal Information)?
+  autotls.acme.cert_store_info:
+    backend: s3
+    s3_bucket: example-certs
+    s3_prefix: autotls/prod
+    acme_directory: https://acme-v02.api.letsencrypt.org/directory
+    names: [www.example.com, api.example.com]
+    ari: true
+  register: inventory
+'''
+
+RETURN = r'''
+storage:
+  description: Where the data lives (no credentials).
+  returned: always
+  type: str
+  sample: s3://example-certs/autotls/prod/
+certificates:
+  description: One entry per certificate, in the order of O(names) (stored order when O(names) is omitted).
+  returned: always
+  type: list
+  elements: dict
+  contains:
+    name:
+      description: The certificate's name.
+      type: str
+    exists:
+      description: Whether a certificate is stored under this name.
+      type: bool
+    due:
+      description: Whether renewal is due (always true when nothing is stored).
+      type: bool
+    reason:
+      description: Why renewal is (not) due, as M(autotls.acme.acme_order) says it.
+      type: str
+    not_after:
+      description: End of validity (UTC, ISO 8601).
+      type: str
+    days_left:
+      description: Days until not_after.
+      type: float
+    renew_at:
+      description:
+        - When renewal becomes due (UTC, ISO 8601); with ARI, the moment chosen inside the CA's window
+          (RV(certificates[].ari_selected)).
+      type: str
+    ari_id:
+      description:
+        - The certificate's ARI identifier (RFC 9773, C(base64url(AKI).base64url(serial))), or null when it has no
+          Authority Key Identifier or was stored before ARI identifiers were recorded (the next upload adds it).
+        - Pass it as O(autotls.acme.acme_order#module:replaces) when ordering the certificate's replacement.
+      type: str
+    profile:
+      description: The ACME profile the certificate was issued with, or null when none was recorded (the CA's default).
+      type: str
+    ari_window_start:
+      description: Start of the renewal window the CA suggests (UTC, ISO 8601), when known (O(ari=true)).
+      type: str
+    ari_window_end:
+      description: End of the renewal window the CA suggests (UTC, ISO 8601), when known (O(ari=true)).
+      type: str
+    ari_selected:
+      description:
+        - The moment chosen at random inside the window, at which the certificate becomes due (UTC, ISO 8601), when
+          known (O(ari=true)).
+      type: str
+    ari_next_check:
+      description: When the CA's renewalInfo will be asked again (UTC, ISO 8601), when it was asked (O(ari=true)).
+      type: str
+    ari_explanation_url:
+      description: The page the CA links to explain its window (for example an incident report), if any.
+      type: str
+    ari_error:
+      description:
+        - Why the CA's renewalInfo could not be used (O(ari=true)); the lifetime policy decided instead. Null
+          otherwise.
+      type: str
+    last_attempt:
+      description: When a renewal was last attempted (UTC, ISO 8601), if ever recorded.
+      type: str
+    last_error:
+      description: The error of the last attempt, or null when it succeeded.
+      type: str
+    file_sha256:
+      description:
+        - SHA-256 (hex) of each stored file (C(privkey.pem), C(cert.pem), C(chain.pem), C(fullchain.pem)), so a
+          deployer can tell whether a host's copy is current without fetching the bundle. Not key material.
+      type: dict
+    next_attempt:
+      description:
+        - After failed attempts, when the next attempt may contact the CA (UTC, ISO 8601) - a growing delay
+          (10 minutes, doubling, at most 12 hours or a tenth of the lifetime), or the CA's C(Retry-After).
+      type: str
+    backing_off:
+      description: Whether now is before RV(certificates[].next_attempt); callers should not contact the CA.
+      type: bool
+    last_success:
+      description: When an attempt last succeeded (UTC, ISO 8601).
+      type: str
+    consecutive_failures:
+      description: Failed attempts since the last success.
+      type: int
+due:
+  description: Names of the certificates that are due (or missing),.
+  returned: always
+  type: list
+  elements: str
+not_due:
+  description: Names of the certificates that are not due,.
+  returned: always
+  type: list
+  elements: str
+count:
+  description: Number of entries in RV(certificates).
+  returned: always
+  type: int
+'''
+
+import os
+
+from ansible.module_utils.basic import AnsibleModule
+
+from ansible_collections.autotls.acme.plugins.module_utils import _adapter
+from ansible_collections.autotls.acme.plugins.module_utils._argspec import storage_argument_spec
+from ansible_collections.autotls.acme.plugins.module_utils._engine import client as acme_client
+from ansible_collections.autotls.acme.plugins.module_utils._engine import deps, keys, storage
+from ansible_collections.autotls.acme.plugins.module_utils._engine.errors import InputError
+from ansible_collections.autotls.acme.plugins.module_utils._engine.storage import bundles
+
+ARI_REQUEST_TIMEOUT = 15   # seconds per renewalInfo request ...
+ARI_RETRY_TIMEOUT = 20     # ... and for retrying a busy CA (429/5xx) before falling back to the lifetime policy
+
+
+def _ari_client(params):
+    """An ACME client that only reads the directory and renewalInfo (unauthenticated GETs)."""
+    directory = params["acme_directory"]
+    if not directory or not directory.startswith("https://"):
+        raise InputError("acme_directory", "must be an https:// URL to ask it for renewal information (ari), got %r"
+                         % directory)
+    ca_bundle = params["ca_bundle"] or None   # "" means unset (roles pass variables through)
+    if ca_bundle and not os.path.isfile(ca_bundle):
+        raise InputError("ca_bundle", "%s is not a readable file" % params["ca_bundle"])
+    # GETs are not signed, but the client wants a key: a throwaway one, never stored.
+    return acme_client.AcmeClient(directory, keys.generate_private_key("ecdsa-p256"), ca_bundle=ca_bundle,
+                                  request_timeout=ARI_REQUEST_TIMEOUT, retry_timeout=ARI_RETRY_TIMEOUT)
+
+
+def _work(module) -> dict:
+    params = module.params
+    names = params["names"] if params["names"] is not None else ([params["name"]] if params["name"] else None)
+    for name in names or []:   # before a name can become a path or an object key
+        bundles.validate_name(name, "names" if params["names"] is not None else "name")
+    ari_client = _ari_client(params) if params["ari"] else None
+    backend = storage.open_backend(params["backend"], storage.options_from_params(params))
+    try:
+        store = bundles.CertificateStore(backend, params["acme_directory"])
+        result = {"changed": False, "storage": backend.describe()}
+        result.update(store.info(names, renew_before_days=params["renew_before_days"], ari_client=ari_client,
+                                 ari_cache=not module.check_mode))
+        return result
+    finally:
+        backend.close()
+
+
+def main():
+    argument_spec = storage_argument_spec()
+    argument_spec.update(
+        name=dict(type="str"),
+        names=dict(type="list", elements="str"),
+        acme_directory=dict(type="str", required=True),
+        renew_before_days=dict(type="float"),
+        ari=dict(type="bool", default=False),
+        ca_bundle=dict(type="path"),
+    )
+    module = AnsibleModule(argument_spec=argument_spec, mutually_exclusive=[("name", "names")],
+                           supports_check_mode=True)
+    groups = [storage.LIBRARIES[module.params["backend"]]]
+    if module.params["ari"]:
+        groups.append(deps.ACME)
+    _adapter.require_libraries(module, *groups)
+    module.exit_json(**_adapter.run(module, lambda: _work(module)))
+
+
+if __name__ == "__main__":
+    main()
