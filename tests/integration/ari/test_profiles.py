@@ -124,7 +124,7 @@ def test_modules_order_with_a_profile_record_it_and_renew_when_it_changes(tls_st
         {"name": "again", "register": "again", "autotls.acme.acme_order": dict(base, profile="shortlived")},
         {"name": "store", "register": "stored", "autotls.acme.cert_store": dict(
             store, name="p", private_key_path=base["private_key_path"], fullchain_path=base["fullchain_path"])},
-        {"name": "info", "register": "info", "autotls.acme.cert_store": dict(store, state="info")},
+        {"name": "info", "register": "info", "autotls.acme.cert_store_info": store},
         {"name": "check", "register": "check", "check_mode": True,
          "autotls.acme.acme_order": dict(base, profile="classic")},
         {"name": "bad", "register": "bad", "ignore_errors": True,
