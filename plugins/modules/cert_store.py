@@ -146,7 +146,7 @@ options:
   attempt_retry_after:
     description:
       - With O(state=attempted), the seconds the CA asked to wait (C(Retry-After) of a C(rateLimited) answer).
-      - Later runs do not contact the CA for this certificate before then (see RV(certificates[].next_attempt)).
+      - Later runs do not contact the CA for this certificate before then (see RV(autotls.acme.cert_store_info#module:certificates[].next_attempt)).
     type: float
   src_dir:
     description:
@@ -547,8 +547,6 @@ def _on_disk(params) -> dict:
 
 def _lock_state_result(state) -> dict:
     return state.to_result() if state else {}
-
-
 
 
 def _work(module) -> dict:

@@ -195,7 +195,7 @@ def test_bad_input_fails_naming_the_field_and_stores_nothing(backends, tmp_path,
         "traversal": (dict(s3_args, name="../../etc/passwd", **good), "name: '../../etc/passwd' contains a path"),
         "control_char": (dict(local_args, name="a\u0001b", **good), "name: 'a\\x01b' contains a control character"),
         "traversal_in_names": (dict(local_args, name=None, names=["ok", "x/../../y"], state="info",
-                                     acme_directory=STAGING), "names: "),
+                                    acme_directory=STAGING), "names: "),
         "bad_mode": (dict(local_args, state="fetched", mode="rw-r--r--",
                           certificate_path=str(tmp_path / "out.pem")), "mode: must be an octal mode"),
     }
