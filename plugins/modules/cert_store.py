@@ -146,7 +146,8 @@ options:
   attempt_retry_after:
     description:
       - With O(state=attempted), the seconds the CA asked to wait (C(Retry-After) of a C(rateLimited) answer).
-      - Later runs do not contact the CA for this certificate before then (see RV(autotls.acme.cert_store_info#module:certificates[].next_attempt)).
+      - Later runs do not contact the CA for this certificate before then (see
+        RV(autotls.acme.cert_store_info#module:certificates[].next_attempt)).
     type: float
   src_dir:
     description:
