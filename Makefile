@@ -76,7 +76,7 @@ bench: deps collection-link
 bench-smoke: collection-link
 	$(PYTHON) bench/run.py --smoke $(if $(KEEP_STACK),--keep-stack)
 
-test: deps changelog-lint units integration sanity matrix lint bench-smoke
+test: deps changelog-lint units integration sanity lint bench-smoke
 
 # End to end on the embedded default: a local Pebble CA and nginx on loopback.
 demo: deps collection-link
