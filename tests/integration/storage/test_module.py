@@ -213,20 +213,15 @@ def test_bad_input_fails_naming_the_field_and_stores_nothing(backends, tmp_path,
 
 
 @pytest.mark.parametrize("module, options", [
-    ("cert_store", ("s3_secret_key", "redis_url", "lock_ttl", "private_key_content")),
-    ("cert_store_info", ("s3_secret_key", "redis_url", "renew_before_days", "ari")),
+    ("cert_store", ("s3_secret_key", "redis_url", "gcs_bucket", "gcs_kms_key_name", "lock_ttl", "private_key_content")),
+    ("cert_store_info", ("s3_secret_key", "redis_url", "gcs_bucket", "renew_before_days", "ari")),
 ])
 def test_ansible_doc_renders(module, options):
     env = dict(os.environ, ANSIBLE_COLLECTIONS_PATH=os.path.join(ROOT, "build", "collections"), ANSIBLE_NOCOLOR="1")
     proc = subprocess.run(["ansible-doc", "autotls.acme." + module], capture_output=True, text=True, env=env,
                           timeout=120, check=False)
     assert proc.returncode == 0, proc.stderr
-<<<<<<< HEAD
-    for option in ("s3_secret_key", "redis_url", "gcs_bucket", "gcs_kms_key_name", "lock_ttl", "renew_before_days",
-                   "private_key_content"):
-=======
     for option in options:
->>>>>>> 789bfe7 (cert_store_info: the read-only query is its own module (check mode always, acme_directory required); cert_store's state declares its choices; role, playbooks, tests and docs use the new module)
         assert option in proc.stdout
 
 
