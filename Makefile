@@ -53,7 +53,8 @@ units: collection-link
 	$(PYTHON) -m pytest tests/unit -q $(PYTEST_ARGS)
 
 # Integration tests against the real parts (Pebble + challtestsrv + nginx,
-# moto's S3 server, redis-server), started by the project's scripts. The
+# moto's S3 server, redis-server, fake-gcs-server; Apache, HAProxy, Postfix and
+# Dovecot from scripts/servers.sh), started by the project's scripts. The
 # issuance tests then run a second time with Pebble rejecting 90% of all
 # nonces: every issuance must still succeed. Services are stopped afterwards
 # unless KEEP_STACK=1.
@@ -64,7 +65,8 @@ integration: collection-link
 	    echo "integration: issuance again with PEBBLE_WFE_NONCEREJECT=90"; \
 	    PEBBLE_WFE_NONCEREJECT=90 $(PYTHON) -m pytest tests/integration -q -m issuance $(PYTEST_ARGS) || rc=$$?; \
 	fi; \
-	[ -n "$(KEEP_STACK)" ] || { scripts/stack.sh stop; [ ! -x scripts/services.sh ] || scripts/services.sh stop; }; \
+	[ -n "$(KEEP_STACK)" ] || { scripts/stack.sh stop; [ ! -x scripts/services.sh ] || scripts/services.sh stop; \
+	    [ ! -x scripts/servers.sh ] || scripts/servers.sh stop; }; \
 	exit $$rc
 
 # Benchmark against certbot, community.crypto and a bare-library floor (bench/run.py). Installs its
@@ -85,4 +87,5 @@ demo: deps collection-link
 clean:
 	-scripts/stack.sh stop
 	-scripts/services.sh stop
+	-scripts/servers.sh stop
 	rm -rf build tests/output .pytest_cache

@@ -8,7 +8,8 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 PYTHON=${PYTHON:-python3}
-APT_PACKAGES=(pebble nginx-light redis-server openssl curl shellcheck cron bind9 bind9-dnsutils iproute2)
+APT_PACKAGES=(pebble nginx-light redis-server openssl curl shellcheck cron bind9 bind9-dnsutils iproute2
+              apache2 haproxy postfix dovecot-imapd dovecot-pop3d)
 
 missing=()
 for pkg in "${APT_PACKAGES[@]}"; do
@@ -18,8 +19,19 @@ done
 if ((${#missing[@]})); then
     echo "install-deps: apt packages missing: ${missing[*]}"
     export DEBIAN_FRONTEND=noninteractive
+    # The tests run their own instances of the servers (scripts/servers.sh, on loopback, own ports): the
+    # packages' system-wide instances must not start on the standard ports. Where no policy-rc.d says so
+    # already (Docker images ship one), one denies service starts for the duration of the install.
+    policy=""
+    if [[ ! -e /usr/sbin/policy-rc.d ]]; then
+        policy=/usr/sbin/policy-rc.d
+        printf '#!/bin/sh\n# temporary, scripts/install-deps.sh\nexit 101\n' >"$policy"
+        chmod 755 "$policy"
+        trap 'rm -f "$policy"' EXIT
+    fi
     apt-get update -q
     apt-get install -y -q "${missing[@]}"
+    if [[ -n $policy ]]; then rm -f "$policy"; trap - EXIT; fi
 else
     echo "install-deps: apt packages present"
 fi

@@ -21,20 +21,24 @@ class ActionModule(ActionBase):
         for index, item in enumerate(args.get("files") or []):
             if not isinstance(item, dict) or "dest" not in item:
                 raise AnsibleActionFail("files[%d]: needs dest" % index)
-            shipped = {key: value for key, value in item.items() if key not in ("src", "text")}
+            shipped = {key: value for key, value in item.items() if key not in ("src", "srcs", "text")}
             if item.get("state", "present") == "absent" or args.get("compare_only"):
                 files.append(shipped)
                 continue
-            if "src" in item:
-                try:
-                    with open(item["src"], "rb") as handle:
-                        content = handle.read()
-                except OSError as exc:
-                    raise AnsibleActionFail("files[%d].src: cannot read %s: %s" % (index, item["src"], exc.strerror))
+            if "src" in item or "srcs" in item:
+                sources = [item["src"]] if "src" in item else list(item["srcs"] or [])
+                content = b""
+                for source in sources:   # srcs: concatenated in order (HAProxy's key + full chain in one PEM)
+                    try:
+                        with open(source, "rb") as handle:
+                            content += handle.read()
+                    except OSError as exc:
+                        raise AnsibleActionFail("files[%d].%s: cannot read %s: %s" % (
+                            index, "src" if "src" in item else "srcs", source, exc.strerror))
             elif "text" in item:
                 content = str(item["text"]).encode()
             else:
-                raise AnsibleActionFail("files[%d]: needs src (a file on the control node) or text" % index)
+                raise AnsibleActionFail("files[%d]: needs src or srcs (files on the control node) or text" % index)
             shipped["content"] = base64.b64encode(content).decode()
             files.append(shipped)
         args["files"] = files

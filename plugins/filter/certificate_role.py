@@ -86,8 +86,11 @@ def certificate_plan(certificate_list, staging_dir, key_type="ecdsa-p256", servi
             "services": list(item["services"] if item.get("services") is not None else services or []),
             "verify": verify if item.get("verify") is None else bool(item["verify"]),
             "verify_port": item.get("verify_port") or verify_port,
+            "verify_endpoints": [dict(endpoint) for endpoint in item.get("verify_endpoints") or []]
+            or [{"port": item.get("verify_port") or verify_port}],
             "deploy": {},
             "staging": {},
+            "combined": item.get("combined_path") or None,
         }
         for kind in FILES:
             entry["deploy"][kind] = item.get(PATH_OPTIONS[kind])
@@ -174,6 +177,14 @@ def certificate_deploy_files(plan, deploy_dir, info=None, names=None):
             else:
                 entry["src"] = cert["staging"][kind]
             files.append(entry)
+        if cert.get("combined"):   # key + full chain in one file (HAProxy), a key file
+            entry = {"group": cert["name"], "key": True, "dest": cert["combined"]}
+            if info is not None:
+                hashes = stored.get(cert["name"], {})
+                entry["sha256_parts"] = [hashes.get("privkey.pem") or "", hashes.get("fullchain.pem") or ""]
+            else:
+                entry["srcs"] = [cert["staging"]["privkey"], cert["staging"]["fullchain"]]
+            files.append(entry)
     return files
 
 
@@ -205,10 +216,19 @@ def certificate_services_of(plan, names):
 
 
 def certificate_tls_checks(plan, serials, address):
-    """tls_check entries for one host: each verified certificate at its port, with the stored serial."""
-    return [{"name": cert["name"], "address": address, "port": cert["verify_port"],
-             "server_name": cert["identifiers"][0], "expected_serial": serials.get(cert["name"])}
-            for cert in plan if cert["verify"]]
+    """tls_check entries for one host: each verified certificate at each of its endpoints (port, STARTTLS
+    protocol, address), with the stored serial."""
+    checks = []
+    for cert in plan:
+        if not cert["verify"]:
+            continue
+        for endpoint in cert.get("verify_endpoints") or [{"port": cert["verify_port"]}]:
+            check = {"name": cert["name"], "address": endpoint.get("address") or address, "port": endpoint["port"],
+                     "server_name": cert["identifiers"][0], "expected_serial": serials.get(cert["name"])}
+            if endpoint.get("starttls"):
+                check["starttls"] = endpoint["starttls"]
+            checks.append(check)
+    return checks
 
 
 def _epoch(iso):

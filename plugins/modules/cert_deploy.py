@@ -37,6 +37,12 @@ options:
       src:
         description: Path of the file on the control node (read by the action plugin).
         type: path
+      srcs:
+        description:
+          - Paths of files on the control node whose contents, concatenated in this order, are the file's content
+            (read by the action plugin), for example a private key and a full chain for HAProxy's combined PEM.
+        type: list
+        elements: path
       text:
         description: The file's content as text (for example a challenge file's key authorization), instead of O(files[].src).
         type: str
@@ -65,6 +71,12 @@ options:
       sha256:
         description: With O(compare_only), the SHA-256 (hex) the file's content must have.
         type: str
+      sha256_parts:
+        description:
+          - With O(compare_only), instead of O(files[].sha256) - the file must be the concatenation of parts with
+            these SHA-256 digests, in this order (a combined PEM compared with the stored key and full chain).
+        type: list
+        elements: str
   compare_only:
     description:
       - Only compare the files on the host with O(files[].sha256) (and mode, owner, group) and report the groups
@@ -102,6 +114,9 @@ EXAMPLES = r'''
       - {group: www, src: /tmp/staging/www/fullchain.pem, dest: /etc/ssl/www/fullchain.pem}
       - {group: api, key: true, src: /tmp/staging/api/privkey.pem, dest: /etc/ssl/api/privkey.pem}
       - {group: api, src: /tmp/staging/api/fullchain.pem, dest: /etc/ssl/api/fullchain.pem}
+      # HAProxy: key and full chain in one file, with the key's mode
+      - {group: api, key: true, srcs: [/tmp/staging/api/privkey.pem, /tmp/staging/api/fullchain.pem],
+         dest: /etc/haproxy/certs/api.pem}
   notify: Reload nginx
 '''
 
@@ -134,7 +149,18 @@ from ansible_collections.autotls.acme.plugins.module_utils._engine import fsio
 from ansible_collections.autotls.acme.plugins.module_utils._engine.errors import InputError
 
 
-def _stale(path, sha256, mode, owner, group) -> bool:
+def _is_concatenation(content: bytes, digests: list) -> bool:
+    """Is content the parts with these SHA-256 digests, one after the other? (parts end at line ends)"""
+    if not digests:
+        return not content
+    ends = [index + 1 for index, byte in enumerate(content) if byte == 0x0A] + [len(content)]
+    for end in ends:
+        if hashlib.sha256(content[:end]).hexdigest() == digests[0]:
+            return _is_concatenation(content[end:], digests[1:])
+    return False
+
+
+def _stale(path, sha256, mode, owner, group, parts=None) -> bool:
     try:
         st = os.stat(path)
     except OSError:
@@ -143,7 +169,10 @@ def _stale(path, sha256, mode, owner, group) -> bool:
             group is not None and st.st_gid != group):
         return True
     with open(path, "rb") as handle:
-        return hashlib.sha256(handle.read()).hexdigest() != (sha256 or "")
+        content = handle.read()
+    if parts:
+        return not _is_concatenation(content, [digest or "" for digest in parts])
+    return hashlib.sha256(content).hexdigest() != (sha256 or "")
 
 
 def _compare(module, owner, group) -> dict:
@@ -153,7 +182,7 @@ def _compare(module, owner, group) -> dict:
         name = item["group"] or item["dest"]
         mode = fsio.mode_of(item["mode"] or (params["key_mode"] if item["key"] else params["mode"]),
                             "files[%d].mode" % index)
-        if name not in stale and _stale(item["dest"], item["sha256"], mode, owner, group):
+        if name not in stale and _stale(item["dest"], item["sha256"], mode, owner, group, item["sha256_parts"]):
             stale.append(name)
     return {"changed": False, "changed_files": [], "changed_groups": [], "stale_groups": stale}
 
@@ -200,6 +229,7 @@ def main():
         argument_spec=dict(
             files=dict(type="list", elements="dict", required=True, options=dict(
                 src=dict(type="path"),
+                srcs=dict(type="list", elements="path"),
                 text=dict(type="str"),
                 state=dict(type="str", default="present", choices=["present", "absent"]),
                 content=dict(type="str", no_log=True),
@@ -208,6 +238,7 @@ def main():
                 mode=dict(type="str"),
                 key=dict(type="bool", default=False),
                 sha256=dict(type="str"),
+                sha256_parts=dict(type="list", elements="str", no_log=False),
             )),
             compare_only=dict(type="bool", default=False),
             owner=dict(type="str"),
