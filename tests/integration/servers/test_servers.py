@@ -104,8 +104,8 @@ def mail_host(stack, servers, tmp_path):
         }],
     }
     inventory = tmp_path / "inventory.yml"
-    inventory.write_text(yaml.safe_dump({"all": {"children": {"web": {"hosts": {"mail1": host},
-                                                                          "vars": variables}}}}))
+    web = {"hosts": {"mail1": host}, "vars": variables}
+    inventory.write_text(yaml.safe_dump({"all": {"children": {"web": web}}}))
     yield inventory
     os.unlink(site)
     subprocess.run(nginx_cmd(NGINX_ADDR, "-s", "reload").split(), check=False, capture_output=True)
