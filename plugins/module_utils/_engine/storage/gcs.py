@@ -89,7 +89,10 @@ class GCSStorage(Storage):
         self.timeout = float(timeout)
         self.endpoint = gcs_endpoint_url or "https://storage.googleapis.com"
         # retries of transient errors (429, 5xx, connection resets) for at most a few timeouts
-        self.retry = DEFAULT_RETRY.with_timeout(min(max(self.timeout * 2, 2.0), 120.0))
+        budget = min(max(self.timeout * 2, 2.0), 120.0)
+        # google-api-core renamed with_deadline to with_timeout (2.17); older ones only have the former
+        self.retry = (DEFAULT_RETRY.with_timeout(budget) if hasattr(DEFAULT_RETRY, "with_timeout")
+                      else DEFAULT_RETRY.with_deadline(budget))
         self._seen = threading.local()
         self._bucket_exists = False
         own_client = client is None

@@ -12,17 +12,14 @@ import time
 import urllib.parse
 
 import pytest
+import requests
+from google.auth.credentials import AnonymousCredentials
+from google.cloud import storage
+from urllib3.response import HTTPResponse
 
-pytest.importorskip("google.cloud.storage")
-
-import requests  # noqa: E402
-from google.auth.credentials import AnonymousCredentials  # noqa: E402
-from google.cloud import storage  # noqa: E402
-from urllib3.response import HTTPResponse  # noqa: E402
-
-from ansible_collections.autotls.acme.plugins.module_utils._engine.errors import InputError, LockError  # noqa: E402
-from ansible_collections.autotls.acme.plugins.module_utils._engine.storage import open_backend  # noqa: E402
-from ansible_collections.autotls.acme.plugins.module_utils._engine.storage.gcs import GCSStorage  # noqa: E402
+from ansible_collections.autotls.acme.plugins.module_utils._engine.errors import InputError, LockError
+from ansible_collections.autotls.acme.plugins.module_utils._engine.storage import open_backend
+from ansible_collections.autotls.acme.plugins.module_utils._engine.storage.gcs import GCSStorage
 
 ENDPOINT = "http://gcs.invalid"
 LEASE = "p/locks/www.json"
