@@ -1,4 +1,3 @@
-#!/usr/bin/env python3
 """Wall time of site.yml issuing 20 wildcard certificates over DNS-01 (RFC 2136 against the stack's bind9)
 next to 20 HTTP-01 certificates, against the same Pebble (the stack's DNS Pebble, which resolves through bind9).
 

@@ -10,7 +10,8 @@ from __future__ import annotations
 import datetime
 import posixpath
 
-from ansible_collections.autotls.acme.plugins.module_utils._engine import account, dns01, keys, policy
+from ansible_collections.autotls.acme.plugins.module_utils._engine import account, keys, policy
+from ansible_collections.autotls.acme.plugins.module_utils._engine.dns01 import providers as dns_providers
 from ansible_collections.autotls.acme.plugins.module_utils._engine.errors import InputError
 from ansible_collections.autotls.acme.plugins.module_utils._engine.storage.bundles import validate_name
 
@@ -49,7 +50,7 @@ def certificate_request_errors(certificate_list, contact_email, services=None, s
               kind == "dns-01")
         if kind == "dns-01":
             try:
-                dns01.settings(_dns_of(item, dns))
+                dns_providers.settings(_dns_of(item, dns))
             except InputError as error:
                 errors.append("certificate_list[%d].%s%s" % (index, error.msg, " (set certificate_dns or "
                               "certificate_list[%d].dns)" % index if error.field in ("dns", "dns.provider") else ""))

@@ -602,7 +602,8 @@ from ansible_collections.autotls.acme.plugins.module_utils import _adapter
 from ansible_collections.autotls.acme.plugins.module_utils._argspec import (
     ACME_MUTUALLY_EXCLUSIVE, ACME_REQUIRED_ONE_OF, acme_argument_spec)
 from ansible_collections.autotls.acme.plugins.module_utils._engine import (
-    account, ari, batch, deps, dns01, fsio, issuance, keys, order)
+    account, ari, batch, deps, fsio, issuance, keys, order)
+from ansible_collections.autotls.acme.plugins.module_utils._engine.dns01 import providers as dns_providers
 from ansible_collections.autotls.acme.plugins.module_utils._engine.dns01.solver import DNSSolver
 from ansible_collections.autotls.acme.plugins.module_utils._engine.errors import InputError
 
@@ -630,7 +631,7 @@ def _request(params) -> issuance.CertificateRequest:
     if params.get("dns") and not dns01_used:
         raise InputError("dns", "is only used with challenge: dns-01")
     if params.get("dns"):
-        dns01.settings(params["dns"])
+        dns_providers.settings(params["dns"])
     if params["renew_before_days"] is not None and params["renew_before_days"] < 0:
         raise InputError("renew_before_days", "must not be negative")
     request = issuance.CertificateRequest(
@@ -767,7 +768,7 @@ PER_CERTIFICATE_OPTIONS = ("identifiers", "order_url", "private_key_path", "cert
 
 def dns_argument_spec() -> dict:
     return dict(
-        provider=dict(type="str", required=True, choices=sorted(dns01.PROVIDERS)),
+        provider=dict(type="str", required=True, choices=sorted(dns_providers.PROVIDERS)),
         server=dict(type="str"),
         port=dict(type="int"),
         key_name=dict(type="str", no_log=False),

@@ -19,7 +19,7 @@ import uuid
 
 import pytest
 
-from ansible_collections.autotls.acme.plugins.module_utils._engine.dns01 import open_provider
+from ansible_collections.autotls.acme.plugins.module_utils._engine.dns01.providers import open_provider
 from ansible_collections.autotls.acme.plugins.module_utils._engine.dns01.lookup import Lookup
 
 from ..conftest import ROOT

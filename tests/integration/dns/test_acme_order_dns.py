@@ -164,3 +164,20 @@ def test_bad_input_fails_before_anything_is_ordered(stack, bind9, tmp_path, monk
         assert "fail_json" in result.get("exception", "fail_json") or "argument" in result.get("exception", ""), \
             (name, result.get("exception"))
     assert bind9["key_secret"] not in output
+
+
+def test_a_lagging_name_server_fails_naming_it_and_the_records_are_removed(stack, bind9, tmp_path):
+    """lag.test's second name server never sees updates: the bounded wait fails naming it and the record,
+    and the record written on the first server is removed again."""
+    name = "lag-%s.lag.test" % uuid.uuid4().hex[:6]
+    results, _out = run_tasks(tmp_path, [account_task(stack, tmp_path), {
+        "name": "Issue", "register": "issued", "ignore_errors": True, "autotls.acme.acme_order": dict(
+            acme(stack, tmp_path), identifiers=[name], challenge="dns-01", dns=dict(bind9, propagation_timeout=3),
+            private_key_path=str(tmp_path / "l.key"), fullchain_path=str(tmp_path / "l.pem"))}])
+    issued = results["issued"]
+    assert issued["failed"]
+    assert ("the authoritative server ns2.lag.test (127.0.0.3 port %s) does not answer TXT _acme-challenge.%s"
+            % (stack["DNS_PORT"], name)) in issued["msg"]
+    assert issued["dns_server"] == "ns2.lag.test" and issued["dns_record"] == "_acme-challenge." + name
+    assert dig_txt(stack, "_acme-challenge." + name) == ""     # removed from the primary again
+    assert not (tmp_path / "l.pem").exists()

@@ -4,7 +4,7 @@ rfc2136: the stack's bind9 with TSIG. route53: moto's server with real boto3, un
 """
 import pytest
 
-from ansible_collections.autotls.acme.plugins.module_utils._engine.dns01 import open_provider
+from ansible_collections.autotls.acme.plugins.module_utils._engine.dns01.providers import open_provider
 from ansible_collections.autotls.acme.plugins.module_utils._engine.errors import DNSError, InputError
 
 from .conftest import route53_harness
@@ -58,3 +58,23 @@ def test_credentials_without_rights_are_refused_with_the_servers_words(harness, 
         provider.preflight([zone])
         provider.present(zone, {"_acme-challenge.www.%s" % harness.zone: ["x"]})
     assert harness.read("_acme-challenge.www.%s" % harness.zone) == set()
+
+
+def test_route53_policy_covers_the_documented_zone_only(route53):
+    """The README's policy names one hosted zone: the same user is refused on another zone."""
+    harness = route53_harness(route53)
+    provider, _lookup, _conf = open_provider(dict(harness.options, zone="other.test"))
+    name = "_acme-challenge.www.other.test"
+    zone = provider.zone_for(name)                  # ListHostedZonesByName is allowed on every zone
+    with pytest.raises(DNSError, match="Route 53 access denied: ChangeResourceRecordSets"):
+        provider.present(zone, {name: ["x"]})
+
+
+def test_route53_hosted_zone_id_is_checked_against_the_name(route53):
+    harness = route53_harness(route53)
+    _url, zone_id, _users, _auditor = route53
+    provider, _lookup, _conf = open_provider(dict(harness.options, hosted_zone_id="/hostedzone/" + zone_id))
+    assert provider.zone_for("_acme-challenge.a.r53.test") == "r53.test"
+    with pytest.raises(InputError, match="dns.hosted_zone_id: the hosted zone %s does not contain "
+                                         "_acme-challenge.www.other.test" % zone_id):
+        provider.zone_for("_acme-challenge.www.other.test")

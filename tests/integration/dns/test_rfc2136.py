@@ -7,7 +7,7 @@ import pytest
 
 from ansible_collections.autotls.acme.plugins.module_utils._engine import keys
 from ansible_collections.autotls.acme.plugins.module_utils._engine.challenge import ChallengeRecord
-from ansible_collections.autotls.acme.plugins.module_utils._engine.dns01 import open_provider, settings
+from ansible_collections.autotls.acme.plugins.module_utils._engine.dns01.providers import open_provider, settings
 from ansible_collections.autotls.acme.plugins.module_utils._engine.dns01.base import TXTRecord
 from ansible_collections.autotls.acme.plugins.module_utils._engine.dns01.solver import DNSSolver
 from ansible_collections.autotls.acme.plugins.module_utils._engine.errors import DNSError, InputError

@@ -38,8 +38,6 @@ def in_zone(name: str, zone: str) -> bool:
 class Provider:
     """Base of the DNS providers. Subclasses implement the four methods below."""
     kind = "base"
-    #: name servers can be asked whether a change is visible (False when the zone is not publicly resolvable)
-    options_of_kind: tuple = ()
 
     def zone_for(self, name: str) -> str:
         """The zone (apex name) that holds name, or raise InputError/DNSError."""

@@ -90,12 +90,9 @@ class Route53Provider(Provider):
         """The hosted zone's DNS name: the configured one, or the longest hosted zone name that holds name."""
         if self.zone and not in_zone(name, self.zone):
             raise InputError("dns.zone", "%s does not contain %s" % (self.zone, name))
-        if self.hosted_zone_id:
-            zone = self.zone or self._zone_name_of_id(name)
-            if not in_zone(name, zone):
-                raise InputError("dns.zone", "%s does not contain %s" % (zone, name))
-            self.zone_ids[zone] = self.hosted_zone_id
-            return zone
+        if self.hosted_zone_id and self.zone:   # both given: trusted as they are, no call needed
+            self.zone_ids[self.zone] = self.hosted_zone_id
+            return self.zone
         labels = name.lower().rstrip(".").split(".")
         for index in range(len(labels) - 1):
             candidate = ".".join(labels[index:])
@@ -106,15 +103,17 @@ class Route53Provider(Provider):
             found = self._call("list_hosted_zones_by_name", "finding the hosted zone of %s" % name,
                                DNSName=candidate + ".", MaxItems="5")
             for hosted in found.get("HostedZones", []):
-                if hosted["Name"].lower().rstrip(".") == candidate:
-                    self.zone_ids[candidate] = hosted["Id"].split("/")[-1]
-                    return candidate
+                zone_id = hosted["Id"].split("/")[-1]
+                if hosted["Name"].lower().rstrip(".") != candidate:
+                    continue
+                if self.hosted_zone_id and zone_id != self.hosted_zone_id:
+                    continue   # another zone of that name (a private one, say): not the one configured
+                self.zone_ids[candidate] = zone_id
+                return candidate
+        if self.hosted_zone_id:
+            raise InputError("dns.hosted_zone_id", "the hosted zone %s does not contain %s" % (self.hosted_zone_id, name))
         raise InputError("dns.hosted_zone_id", "no Route 53 hosted zone holds %s%s" % (
             name, " within dns.zone %s" % self.zone if self.zone else ""))
-
-    def _zone_name_of_id(self, name):
-        # without dns.zone, the given hosted zone is taken to hold every name
-        return name.lower().rstrip(".")
 
     def preflight(self, zones: list) -> None:
         return None  # zone_for already asked Route 53 for each zone (credentials, ListHostedZonesByName)

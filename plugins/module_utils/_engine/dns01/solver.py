@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from ..challenge import dns01_name
 from ..errors import DNSError, EngineError
-from . import open_provider
+from .providers import open_provider
 from .base import TXTRecord, by_name
 
 

@@ -6,7 +6,7 @@ import pytest
 
 from ansible_collections.autotls.acme.plugins.module_utils._engine import keys
 from ansible_collections.autotls.acme.plugins.module_utils._engine.challenge import dns01_name, dns01_value
-from ansible_collections.autotls.acme.plugins.module_utils._engine.dns01 import settings
+from ansible_collections.autotls.acme.plugins.module_utils._engine.dns01.providers import settings
 from ansible_collections.autotls.acme.plugins.module_utils._engine.dns01.base import TXTRecord, by_name
 from ansible_collections.autotls.acme.plugins.module_utils._engine.dns01.lookup import parse_server
 from ansible_collections.autotls.acme.plugins.module_utils._engine.dns01.route53 import Route53Provider
