@@ -10,7 +10,6 @@ its names, and no _acme-challenge TXT record is left in bind9.
 import argparse
 import json
 import os
-import re
 import shutil
 import subprocess
 import sys
@@ -18,19 +17,19 @@ import time
 
 import yaml
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+if __package__ in (None, ""):  # run as a script: bench/ is a package of the repository root
+    sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+# pylint: disable=wrong-import-position
+from bench.common import ROOT
+from bench.stack import stack_env
+from bench.verify import pebble_orders, read_log
+
 WORK = os.path.join(ROOT, "build", "bench-dns01")
 
 
-def stack_env():
-    out = subprocess.run(["bash", os.path.join(ROOT, "scripts", "stack.sh"), "env"], check=True,
-                         capture_output=True, text=True).stdout
-    return dict(line[len("export "):].split("=", 1) for line in out.splitlines() if line.startswith("export "))
-
-
 def orders(log):
-    with open(log) as handle:
-        return len(re.findall(r"Added order \S+ to the db", handle.read()))
+    return pebble_orders(read_log(log))
 
 
 def run(env, name, certificates):

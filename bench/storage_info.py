@@ -1,10 +1,10 @@
 """Measure `cert_store_info` over many stored certificates (not part of the test run).
 
     scripts/services.sh start && eval "$(scripts/services.sh env)"
-    PYTHONPATH=build/collections python3 -m tests.integration.storage.bench_info --count 500 \
-        --backends local,s3,redis,gcs
+    python3 bench/storage_info.py --count 500 --backends local,s3,redis,gcs
 
-Fills a local store, an S3 prefix (moto), a Redis prefix or a GCS prefix (fake-gcs-server) with COUNT certificates of one ACME directory, then times
+Fills a local store, an S3 prefix (moto), a Redis prefix or a GCS prefix (fake-gcs-server) with COUNT
+certificates of one ACME directory, then times
   * the engine alone: open the backend + CertificateStore.info() over all of them;
   * the module: one `autotls.acme.cert_store_info` task through ansible-playbook (the task alone,
     measured between two controller-side timestamps, and the whole ansible-playbook run).
@@ -20,11 +20,19 @@ import tempfile
 import time
 import uuid
 
-from ansible_collections.autotls.acme.plugins.module_utils._engine.storage import bundles, open_backend
+if __package__ in (None, ""):  # run as a script: bench/ is a package of the repository root
+    sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
-from ..pki import CA
+# pylint: disable=wrong-import-position
+from bench.common import COLLECTIONS
+from bench.stack import ensure_collection_link
 
-ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))))
+ensure_collection_link()
+sys.path.insert(0, COLLECTIONS)
+from ansible_collections.autotls.acme.plugins.module_utils._engine.storage import bundles, open_backend  # noqa: E402
+
+from tests.integration.pki import CA  # noqa: E402  # the test suite's CA: leaves with any notBefore
+
 DIRECTORY = "https://acme.example.test/bench/directory"
 
 
@@ -61,7 +69,7 @@ def module_time(kind, options, count, workdir):
     path = os.path.join(workdir, "bench.yml")
     with open(path, "w") as handle:
         json.dump(playbook, handle)
-    env = dict(os.environ, ANSIBLE_COLLECTIONS_PATH=os.path.join(ROOT, "build", "collections"),
+    env = dict(os.environ, ANSIBLE_COLLECTIONS_PATH=COLLECTIONS,
                ANSIBLE_PYTHON_INTERPRETER=sys.executable, ANSIBLE_LOCALHOST_WARNING="0")
     started = time.monotonic()
     subprocess.run(["ansible-playbook", "-i", "localhost,", "-c", "local", path], check=True, env=env,
