@@ -45,6 +45,8 @@ def settings(options) -> dict:
             raise InputError("dns.%s" % key, "must be a positive number of seconds")
     if result.get("resolvers") is not None and not isinstance(result["resolvers"], list):
         raise InputError("dns.resolvers", "must be a list of addresses")
+    if provider == "rfc2136" and result.get("key_secret") is not None:
+        rfc2136.check_secret(result["key_secret"])
     return result
 
 
