@@ -72,8 +72,8 @@ options:
     type: path
   s3_max_attempts:
     description:
-      - Attempts per S3 request (botocore's standard retry mode, with backoff on throttling and connection
-        errors). On top of that, throttled requests are retried a few more times with jittered backoff.
+      - Attempts per S3 request, with jittered backoff on throttling, 5xx answers and connection errors, all
+        within O(storage_timeout).
       - When unset, 5.
     type: int
   redis_url:
@@ -131,6 +131,9 @@ options:
     type: bool
   storage_timeout:
     description:
-      - Timeout in seconds of one network operation of the V(s3), V(redis) and V(gcs) backends. When unset, 30.
+      - Seconds one operation of the V(s3), V(redis) and V(gcs) backends may take, retries included (each HTTP
+        attempt also has a 3 s connect and 5 s read timeout). When unset, 10.
+      - An endpoint that does not answer within it is reported unreachable (on V(s3), the other calls of the same
+        task then fail at once), so a stopped or hanging store costs a task seconds, not minutes.
     type: float
 '''

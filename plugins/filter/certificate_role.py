@@ -100,23 +100,29 @@ def certificate_plan(certificate_list, staging_dir, key_type="ecdsa-p256", servi
     return plan
 
 
-def certificate_due(plan, info, force=False, seen=None):
+def certificate_due(plan, info, force=False, seen=None, retry_now=None):
     """Names whose stored certificate is missing, due, or names other identifiers than asked.
 
     seen is an earlier info result (read before taking the locks): a certificate
     whose stored serial changed since then was just renewed by another run and is
     not ordered again, whatever the policy says.
+    A certificate kept in the pending area (issued, not stored yet) is always due:
+    it is stored from there, no order. retry_now names certificates to try again
+    although they are backing off after a failure.
     """
     stored = {entry["name"]: entry for entry in (info or {}).get("certificates", [])}
     earlier = {entry["name"]: entry.get("serial") for entry in (seen or {}).get("certificates", [])}
+    retry_now = set(retry_now or [])
     due = []
     for cert in plan:
         entry = stored.get(cert["name"])
-        if seen is not None and entry is not None and entry.get("serial") != earlier.get(cert["name"]):
+        if entry is not None and entry.get("pending"):
+            due.append(cert["name"])  # issued by an earlier run and kept: store it
+        elif seen is not None and entry is not None and entry.get("serial") != earlier.get(cert["name"]):
             continue  # renewed by another run while we waited for the lock
-        if force:
+        elif force:
             due.append(cert["name"])
-        elif entry is not None and entry.get("backing_off"):
+        elif entry is not None and entry.get("backing_off") and cert["name"] not in retry_now:
             continue  # failed recently: the CA is not asked again before next_attempt
         elif entry is None or not entry.get("exists", True) or entry.get("due"):
             due.append(cert["name"])
@@ -129,6 +135,15 @@ def certificate_due(plan, info, force=False, seen=None):
                 and entry["days_left"] < cert["renew_before_days"]:
             due.append(cert["name"])
     return due
+
+
+def certificate_renewed_elsewhere(plan, due, info, seen):
+    """Names that were due when this run looked, but another run renewed while this one waited for the lock."""
+    stored = {entry["name"]: entry for entry in (info or {}).get("certificates", [])}
+    earlier = {entry["name"]: entry.get("serial") for entry in (seen or {}).get("certificates", [])}
+    return [cert["name"] for cert in plan if cert["name"] in (due or []) and cert["name"] in stored
+            and not stored[cert["name"]].get("pending")
+            and stored[cert["name"]].get("serial") != earlier.get(cert["name"])]
 
 
 def certificate_order_requests(plan, names, info=None, challenge="http-01", certificate_list=None, dns=None):
@@ -197,14 +212,27 @@ def certificate_challenge_files(challenge_files, webroot, state="present"):
 
 
 def certificate_attempts(failures):
-    """cert_store attempts entries for failed certificates (with the CA's Retry-After, when it sent one)."""
+    """cert_store attempts entries for failed certificates (with the CA's Retry-After, when it sent one,
+    and the failure's kind: infrastructure failures back off less)."""
     attempts = []
     for failure in failures or []:
-        attempt = {"name": failure["name"], "error": failure.get("msg") or "failed"}
+        attempt = {"name": failure["name"], "error": failure.get("msg") or "failed",
+                   "kind": failure.get("failure_kind") or "ca"}
         if failure.get("retry_after_seconds") is not None:
             attempt["retry_after"] = failure["retry_after_seconds"]
         attempts.append(attempt)
     return attempts
+
+
+def certificate_run_failure(names, failed_result):
+    """cert_store attempts entries recording one failure of the whole run (for example the CA unreachable
+    while the account was checked) for each named certificate."""
+    failed_result = failed_result or {}
+    error = failed_result.get("msg") or "failed"
+    kind = failed_result.get("failure_kind")
+    if kind not in ("infrastructure", "ca"):
+        kind = "infrastructure" if failed_result.get("unreachable") else "ca"
+    return [{"name": name, "error": error, "kind": kind} for name in names or []]
 
 
 def certificate_services_of(plan, names):
@@ -238,11 +266,33 @@ def _epoch(iso):
     return datetime.datetime.strptime(iso, "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=datetime.timezone.utc).timestamp()
 
 
-def certificate_status(info, plan, orders=None, issued=None, now=None, alert_days=None, would_order=None):
+def certificate_serving_problems(result, host, checks):
+    """What the last TLS comparison of one host found wrong: one entry per certificate that host does not serve
+    (another serial, or no answer), naming the host, the address, the served and the expected serial."""
+    result = result or {}
+    expected = {check["name"]: check.get("expected_serial") for check in checks or []}
+    problems = []
+    if result.get("served"):
+        for served in result["served"]:
+            if not served.get("matches", True):
+                problems.append({"name": served.get("name"), "host": host, "address": served.get("address"),
+                                 "port": served.get("port"), "served_serial": served.get("serial"),
+                                 "expected_serial": expected.get(served.get("name"))})
+    elif result.get("failed"):
+        for name, serial in expected.items():
+            problems.append({"name": name, "host": host, "served_serial": None, "expected_serial": serial,
+                             "error": result.get("msg")})
+    return problems
+
+
+def certificate_status(info, plan, orders=None, issued=None, now=None, alert_days=None, would_order=None,
+                       elsewhere=None, serving=None):
     """One status entry per managed certificate: expiry, what this run did, failures, whether to alert.
 
-    An alert is due when a renewal failed or the certificate is closer to expiry
+    An alert is due when a renewal failed, a host still serves another certificate after the reload
+    (serving: certificate_serving_problems of every host), or the certificate is closer to expiry
     than alert_days (default: half of its renewal window, so it scales with the lifetime).
+    elsewhere names certificates another run renewed while this one waited for the lock.
     """
     now = now or datetime.datetime.now(datetime.timezone.utc).timestamp()
     stored = {entry["name"]: entry for entry in (info or {}).get("certificates", [])}
@@ -267,6 +317,7 @@ def certificate_status(info, plan, orders=None, issued=None, now=None, alert_day
             "last_error": entry.get("last_error"),
             "consecutive_failures": entry.get("consecutive_failures") or 0,
             "next_attempt": entry.get("next_attempt"),
+            "serial": entry.get("serial"),
         }
         if cert["name"] in (would_order or []):  # check mode: nothing was ordered
             item["action"], item["why"] = "would renew", entry.get("reason") or "no existing certificate"
@@ -274,6 +325,10 @@ def certificate_status(info, plan, orders=None, issued=None, now=None, alert_day
             item["action"], item["why"] = "failed", result.get("msg", "")
         elif result.get("renewed"):
             item["action"], item["why"] = "renewed", result.get("reason") or "due"
+        elif cert["name"] in (elsewhere or []):
+            item["action"] = "renewed by another run"
+            item["why"] = "renewed by another run while this one waited for the lock (serial %s, expires %s)" % (
+                entry.get("serial"), entry.get("not_after"))
         elif entry.get("backing_off"):
             item["action"], item["why"] = "failed", "backing off after %d failure(s) until %s: %s" % (
                 item["consecutive_failures"], entry.get("next_attempt"), entry.get("last_error"))
@@ -289,6 +344,16 @@ def certificate_status(info, plan, orders=None, issued=None, now=None, alert_day
             item["alert"] = False
         else:
             item["alert"] = item["action"] == "failed" or not_after is None or (not_after - now) < threshold
+        stale = [problem for problem in serving or [] if problem.get("name") == cert["name"]]
+        if stale:
+            item["serving_mismatch"] = stale
+            item["alert"] = True
+            item["why"] += "; still served wrong after a reload: " + "; ".join(
+                "%s (%s:%s) serves %s, expected %s%s" % (problem["host"], problem.get("address"), problem.get("port"),
+                                                         problem.get("served_serial") or "nothing",
+                                                         problem.get("expected_serial"),
+                                                         " (%s)" % problem["error"] if problem.get("error") else "")
+                for problem in stale)
         status.append(item)
     return status
 
@@ -307,8 +372,12 @@ def certificate_prometheus(status, now=None):
          lambda s: _epoch(s["last_attempt"]) if s["last_error"] else 0),
         ("autotls_certificate_consecutive_failures", "Failed renewal attempts since the last success.",
          lambda s: s["consecutive_failures"]),
-        ("autotls_certificate_alert", "1 when the certificate needs attention (failed or close to expiry).",
-         lambda s: 1 if s["alert"] else 0),
+        ("autotls_certificate_alert", "1 when the certificate needs attention (failed, served wrong or close to "
+         "expiry).", lambda s: 1 if s["alert"] else 0),
+        ("autotls_certificate_serving_mismatch", "Hosts still serving another certificate after a reload.",
+         lambda s: len(s.get("serving_mismatch") or [])),
+        ("autotls_certificate_renewed_by_another_run", "1 when another run renewed it while this one waited.",
+         lambda s: 1 if s.get("action") == "renewed by another run" else 0),
     ]
     lines = []
     for metric, help_text, value_of in metrics:
@@ -318,6 +387,12 @@ def certificate_prometheus(status, now=None):
             if value is not None:
                 label = item["name"]  # names are validated: letters, digits, ".", "_", "-"
                 lines.append('%s{name="%s"} %s' % (metric, label, int(value)))
+    lines += ["# HELP autotls_certificate_info The stored certificate's serial and this run's action (value 1).",
+              "# TYPE autotls_certificate_info gauge"]
+    for item in status:
+        if item.get("serial"):
+            lines.append('autotls_certificate_info{name="%s",serial="%s",action="%s"} 1' % (
+                item["name"], item["serial"], item["action"]))
     lines += ["# HELP autotls_renewal_last_run_timestamp_seconds End of the last renewal run.",
               "# TYPE autotls_renewal_last_run_timestamp_seconds gauge",
               "autotls_renewal_last_run_timestamp_seconds %d" % int(now)]
@@ -349,6 +424,9 @@ class FilterModule:
             "certificate_services_of": certificate_services_of,
             "certificate_challenge_files": certificate_challenge_files,
             "certificate_attempts": certificate_attempts,
+            "certificate_run_failure": certificate_run_failure,
+            "certificate_serving_problems": certificate_serving_problems,
+            "certificate_renewed_elsewhere": certificate_renewed_elsewhere,
             "certificate_status": certificate_status,
             "certificate_prometheus": certificate_prometheus,
             "certificate_summary": certificate_summary,

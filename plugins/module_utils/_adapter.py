@@ -9,7 +9,7 @@ import os
 from ansible.module_utils.basic import missing_required_lib
 
 from ansible_collections.autotls.acme.plugins.module_utils._engine import deps
-from ansible_collections.autotls.acme.plugins.module_utils._engine.errors import EngineError, InputError
+from ansible_collections.autotls.acme.plugins.module_utils._engine.errors import EngineError, InputError, failure_kind
 
 
 def require_libraries(module, *groups) -> None:
@@ -26,7 +26,7 @@ def run(module, action):
         error = caught
     # outside the except block: an expected error is not reported with a traceback (ansible-core >= 2.19
     # attaches the exception being handled to fail_json's result)
-    module.fail_json(msg=error.msg, **error.to_result())
+    module.fail_json(msg=error.msg, failure_kind=failure_kind(error), **error.to_result())
     return None  # not reached: fail_json exits
 
 

@@ -294,6 +294,19 @@ options:
         the task succeeds and reports failures in RV(certificates) and RV(failed_count).
     type: bool
     default: true
+  pending_dir:
+    description:
+      - "Issued means kept: a private directory (created V(0700), files V(0600)) on the host that runs the module
+        where the order URL and the key of its CSR are written before the order is finalized, and the certificate
+        right after it is downloaded, before anything else can fail."
+      - A later call with the same O(pending_dir) and certificate name (C(certificates[].name), or the first
+        identifier) uses what it finds there instead of ordering again - it writes the kept certificate to the
+        output paths (C(from_pending) in its result), or resumes the download from the kept order URL (in the
+        two-step flow it returns that O(order_url) with no challenge files). A kept order the CA no longer knows
+        (invalid, expired) is dropped, and the next call orders anew.
+      - M(autotls.acme.cert_store) with the same O(pending_dir) removes an entry once storage holds its
+        certificate. Unset, nothing is kept.
+    type: path
 seealso:
   - module: autotls.acme.acme_account
   - name: RFC 8555, section 8.3 (HTTP Challenge)
@@ -584,6 +597,14 @@ order_urls:
   description: Names of O(certificates) mapped to the orders this task created; pass it back as O(order_urls).
   returned: with O(certificates)
   type: dict
+from_pending:
+  description: The certificate was issued by an earlier call and taken from O(pending_dir); nothing was ordered.
+  returned: when the certificate came from O(pending_dir)
+  type: bool
+resumed:
+  description: RV(order_url) is an order an earlier call finalized; complete it (second step) without publishing.
+  returned: when an order kept in O(pending_dir) is resumed in the two-step flow
+  type: bool
 failed_count:
   description: How many entries of O(certificates) failed.
   returned: with O(certificates)
@@ -594,6 +615,7 @@ renewed_count:
   type: int
 '''
 
+import os
 import threading
 
 from ansible.module_utils.basic import AnsibleModule
@@ -602,9 +624,10 @@ from ansible_collections.autotls.acme.plugins.module_utils import _adapter
 from ansible_collections.autotls.acme.plugins.module_utils._argspec import (
     ACME_MUTUALLY_EXCLUSIVE, ACME_REQUIRED_ONE_OF, acme_argument_spec)
 from ansible_collections.autotls.acme.plugins.module_utils._engine import (
-    account, ari, batch, deps, fsio, issuance, keys, order)
+    account, ari, batch, deps, fsio, issuance, keys, order, pending)
 from ansible_collections.autotls.acme.plugins.module_utils._engine.dns01 import providers as dns_providers
 from ansible_collections.autotls.acme.plugins.module_utils._engine.dns01.solver import DNSSolver
+from ansible_collections.autotls.acme.plugins.module_utils._engine.storage.bundles import validate_name
 from ansible_collections.autotls.acme.plugins.module_utils._engine.errors import InputError
 
 
@@ -661,14 +684,54 @@ def _account_client(module):
     return client
 
 
-def _one(module, get_client, params) -> dict:
+def _pending_area(module):
+    """The pending area of pending_dir (None without it; in check mode only when it exists)."""
+    params = module.params
+    if not params["pending_dir"] or (module.check_mode and not os.path.isdir(params["pending_dir"])):
+        return None
+    return pending.PendingArea(params["pending_dir"], params["acme_directory"])
+
+
+def _from_the_pending_area(module, get_client, request, params, keep):
+    """What an earlier run left in the pending area for this certificate: a result, or None when nothing."""
+    record = keep.order(request.name)
+    if not record:
+        return None
+    if record.get("issued"):
+        if module.check_mode:
+            return {"changed": True, "renewed": False, "order_url": record.get("order_url"),
+                    "reason": "would store the certificate an earlier run kept in the pending area"}
+        result = issuance.from_pending(request, keep, params["acme_directory"])
+        if result is not None:
+            return result
+        keep.remove(request.name)   # not for these identifiers (or damaged): order anew
+        return None
+    if module.check_mode:
+        return {"changed": True, "renewed": False, "order_url": record.get("order_url"),
+                "reason": "would resume the order an earlier run finalized"}
+    reason = "resumed the order an earlier run finalized but did not download"
+    if params["webroot"] or params.get("dns"):   # single call: complete it now (nothing to publish)
+        return issuance.finish(get_client(), request, record["order_url"], reason=reason, keep=keep)
+    # two-step flow: the caller completes it with order_url; there is nothing to publish
+    return {"changed": True, "renewed": False, "reason": reason, "order_url": record["order_url"],
+            "challenge_files": [], "order_status": "resumed", "resumed": True}
+
+
+def _one(module, get_client, params, keep=None) -> dict:
     """One certificate: decide, then order / finish / issue as the parameters ask."""
     request = _request(params)
+    if keep is not None:
+        request.name = params.get("name") or request.identifiers[0].value
+        validate_name(request.name, "name")
     if params["order_url"]:  # second step: the caller says the files are published
         if module.check_mode:
             return {"changed": True, "renewed": False, "reason": "would validate and finalize the order",
                     "order_url": params["order_url"]}
-        return issuance.finish(get_client(), request, params["order_url"], reason="order completed")
+        return issuance.finish(get_client(), request, params["order_url"], reason="order completed", keep=keep)
+    if keep is not None:
+        kept = _from_the_pending_area(module, get_client, request, params, keep)
+        if kept is not None:
+            return kept
     replaces = ari.check_certificate_id(params["replaces"])
     decision = issuance.plan(request, params["acme_directory"])
     result = issuance.not_due_result(decision, request)
@@ -682,20 +745,22 @@ def _one(module, get_client, params) -> dict:
     if module.check_mode:
         return result
     if params["webroot"]:
-        result.update(issuance.issue_with_webroot(get_client(), request, params["webroot"], decision.reason, replaces))
+        result.update(issuance.issue_with_webroot(get_client(), request, params["webroot"], decision.reason, replaces,
+                                                  keep=keep))
         return result
     if params["dns"]:
         solver = DNSSolver(params["dns"])
         try:
             solver.prepare(request.identifiers)   # zones, credentials, reachability: before anything is ordered
-            result.update(issuance.issue_with_dns(get_client(), request, solver, decision.reason, replaces))
+            result.update(issuance.issue_with_dns(get_client(), request, solver, decision.reason, replaces,
+                                                  keep=keep))
         finally:
             solver.close()
         return result
-    pending = order.create(get_client(), request.identifiers, replaces=replaces, profile=request.profile,
+    created = order.create(get_client(), request.identifiers, replaces=replaces, profile=request.profile,
                            challenge_type=request.challenge)
-    result.update(pending.to_result())
-    result.update(renewed=False, order_status=pending.status)
+    result.update(created.to_result())
+    result.update(renewed=False, order_status=created.status)
     return result
 
 
@@ -731,8 +796,9 @@ def _batch(module) -> dict:
     def work(get_client, item):
         if params["order_urls"] is not None and not item["order_url"]:
             return {"changed": False, "renewed": False, "skipped": True, "reason": "no order to complete"}
-        return _one(module, get_client, item)
+        return _one(module, get_client, item, keep)
 
+    keep = _pending_area(module)
     results = batch.run(items, work, client_for_this_thread, params["concurrency"])
     challenge_files, challenge_records = [], []
     for item, result in zip(items, results):
@@ -757,7 +823,7 @@ def _batch(module) -> dict:
 def _work(module) -> dict:
     if module.params["certificates"] is not None:
         return _batch(module)
-    return _one(module, lambda: _account_client(module), module.params)
+    return _one(module, lambda: _account_client(module), module.params, _pending_area(module))
 
 
 PER_CERTIFICATE_OPTIONS = ("identifiers", "order_url", "private_key_path", "certificate_path", "chain_path",
@@ -828,6 +894,7 @@ def main():
         order_urls=dict(type="dict"),
         concurrency=dict(type="int", default=4),
         fail_on_error=dict(type="bool", default=True),
+        pending_dir=dict(type="path"),
     )
     # an entry of certificates takes the per-certificate options, without defaults: unset ones come from the top
     entry = {name: {key: value for key, value in argument_spec[name].items() if key != "default"}

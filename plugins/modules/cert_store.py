@@ -50,8 +50,11 @@ options:
       - V(unlocked) releases the lock of O(name) held by O(lock_token).
       - V(attempted) records a renewal attempt of O(name) and its O(attempt_error) (none means it succeeded), as
         reported by M(autotls.acme.cert_store_info). O(state=present) records a successful attempt by itself.
+      - V(settled) writes what storage is owed from O(pending_dir) (attempt records with the time they happened, so
+        their backoff counts from then; lock releases) and removes stale staging directories under O(staging_base).
+        M(autotls.acme.cert_store_info) reports when there is anything to settle.
     type: str
-    choices: [present, fetched, absent, locked, unlocked, attempted]
+    choices: [present, fetched, absent, locked, unlocked, attempted, settled]
     default: present
   name:
     description:
@@ -140,9 +143,44 @@ options:
       - With O(state=unlocked), the RV(lock.token) returned by O(state=locked); only its holder can release a lock.
       - With O(state=locked), extends the lock held with this token instead of taking a new one.
     type: str
+  break_lock:
+    description:
+      - With O(state=unlocked) and O(name), remove the lock of O(name) whoever holds it, without its token - the
+        operator's command for a lock whose holder is gone (C(playbooks/break_lock.yml) wraps it).
+      - RV(lock) reports what was removed - the holder's host, user, process ids, when it was taken and its age,
+        and a fingerprint of its owner token.
+      - A lock held by a run that is gone from this machine (killed; no process of it left) is taken over by
+        O(state=locked) at once anyway; breaking is for holders on other machines or unreachable ones.
+    type: bool
+    default: false
+  pending_dir:
+    description:
+      - The control node's private pending area (see the C(pending_dir) option of M(autotls.acme.acme_order)),
+        also where storage writes that could not be done are kept until storage answers again.
+      - With O(state=present), the pending entry of each certificate stored is removed once storage holds it.
+      - With O(state=attempted) and O(state=unlocked), when storage is unreachable the attempt records and lock
+        releases are kept there (RV(deferred)) instead of failing, and written by the next call that reaches
+        storage; with O(state=present) the failed attempts are kept there before the task fails.
+      - With O(state=settled), what is owed is written.
+    type: path
+  staging_base:
+    description:
+      - With O(state=settled), remove the per-run staging directories (C(autotls-<16 characters>)) of the
+        certificate role under this directory whose run is gone from this machine (named in their C(.run.json)),
+        or that nothing changed in for O(staging_max_age) seconds - what runs killed before their cleanup left
+        behind (keys). Reported in RV(staging_swept).
+    type: path
+  staging_max_age:
+    description: With O(staging_base), seconds of inactivity after which a staging directory is stale.
+    type: float
+    default: 900
   attempt_error:
     description: With O(state=attempted), the error of the failed attempt; omit it to record a success.
     type: str
+  attempt_kind:
+    description: With O(state=attempted), the kind of the failure, as O(attempts[].kind).
+    type: str
+    choices: [infrastructure, ca]
   attempt_retry_after:
     description:
       - With O(state=attempted), the seconds the CA asked to wait (C(Retry-After) of a C(rateLimited) answer).
@@ -182,6 +220,13 @@ options:
       retry_after:
         description: Seconds the CA asked to wait (rate limits).
         type: float
+      kind:
+        description:
+          - V(infrastructure) when the CA or storage could not be reached or failed on its side (HTTP 5xx), V(ca)
+            when the CA refused. Infrastructure failures back off less - 2 minutes, doubling, at most an hour,
+            instead of 10 minutes, doubling, at most 12 hours. The modules report it as C(failure_kind).
+        type: str
+        choices: [infrastructure, ca]
 notes:
   - "Clocks: the V(local) backend compares lock expiry with the host's clock, V(redis) with the server's, and
     V(s3) and V(gcs) with the storage server's C(Date), so clock skew between machines does not shorten or
@@ -322,6 +367,22 @@ certificate:
     profile:
       description: The ACME profile the certificate was issued with, or null when none was recorded (the CA's default).
       type: str
+deferred:
+  description:
+    - With O(pending_dir), names whose attempt record or lock release could not reach storage and is kept in
+      O(pending_dir) until a later call reaches it.
+  returned: when storage was unreachable
+  type: list
+  elements: str
+settled:
+  description: With O(state=settled) and O(pending_dir), how many owed attempt records and lock releases were written.
+  returned: with O(state=settled) and O(pending_dir)
+  type: int
+staging_swept:
+  description: With O(state=settled) and O(staging_base), the stale staging directories removed.
+  returned: with O(state=settled) and O(staging_base)
+  type: list
+  elements: str
 lock_tokens:
   description:
     - With O(state=locked) and O(names), the owner token of each lock taken (all or none are taken); pass it to
@@ -384,13 +445,15 @@ warnings:
 
 import json
 import os
+import time
 
 from ansible.module_utils.basic import AnsibleModule
 
 from ansible_collections.autotls.acme.plugins.module_utils import _adapter
 from ansible_collections.autotls.acme.plugins.module_utils._argspec import STAGING_DIRECTORY, storage_argument_spec
-from ansible_collections.autotls.acme.plugins.module_utils._engine import deps, fsio, keys, storage
-from ansible_collections.autotls.acme.plugins.module_utils._engine.errors import EngineError, InputError
+from ansible_collections.autotls.acme.plugins.module_utils._engine import deps, fsio, keys, pending, policy, storage
+from ansible_collections.autotls.acme.plugins.module_utils._engine.errors import (
+    INFRASTRUCTURE, EngineError, InputError, StorageError)
 from ansible_collections.autotls.acme.plugins.module_utils._engine.storage import bundles
 
 PARTS = ("private_key", "certificate", "chain", "fullchain")
@@ -491,13 +554,23 @@ def _per_name(params, name, directory_option):
     return one
 
 
-def _batch(module, store, state) -> dict:
+def _batch(module, store, state, keep=None) -> dict:
     """Many certificates in one call: each name is done as the single form would, results in order."""
     params = module.params
     results = []
     if state == "present":
         for name in params["names"]:
-            results.append(dict(_present(module, store, _per_name(params, name, "src_dir")), name=name))
+            try:
+                result = _present(module, store, _per_name(params, name, "src_dir"))
+            except StorageError as error:
+                if keep is not None and not module.check_mode:   # stays in the pending area; remember the attempt
+                    stored = [r["name"] for r in results]
+                    _defer(keep, store, [{"kind": "attempt", "name": other, "error": "storing failed: %s" % error.msg,
+                                          "failure_kind": INFRASTRUCTURE}
+                                         for other in params["names"] if other not in stored], error)
+                raise
+            results.append(dict(result, name=name))
+            _forget_pending(keep, module, name, result)
     elif state == "fetched":
         for name in params["names"]:
             if params["missing_ok"] and store.get(name) is None:
@@ -506,32 +579,126 @@ def _batch(module, store, state) -> dict:
             results.append(dict(_fetched(module, store, _per_name(params, name, "dest_dir")), name=name))
     elif state == "locked":
         tokens = {}
+        held = params["lock_tokens"] or {}   # extend these instead of taking new locks
         try:
             for name in params["names"]:
                 if module.check_mode:
                     tokens[name] = None
                     continue
-                tokens[name] = store.lock(name, params["lock_ttl"], timeout=params["lock_timeout"]).to_result()["token"]
+                tokens[name] = store.lock(name, params["lock_ttl"], timeout=params["lock_timeout"],
+                                          owner=held.get(name)).to_result()["token"]
         except EngineError:
             for name, token in tokens.items():  # all or nothing: never keep a partial set of locks
-                if token:
+                if token and not held.get(name):
                     store.unlock(name, token)
             raise
         return {"changed": bool(tokens), "lock_tokens": tokens}
     elif state == "unlocked":
-        released = [name for name, token in (params["lock_tokens"] or {}).items()
-                    if token and (module.check_mode or store.unlock(name, token))]
-        return {"changed": bool(released), "released_names": released}
+        tokens = {name: token for name, token in (params["lock_tokens"] or {}).items() if token}
+        if module.check_mode:
+            return {"changed": bool(tokens), "released_names": sorted(tokens)}
+        return _deferrable(module, store, keep, [{"kind": "unlock", "name": name, "token": token}
+                                                 for name, token in tokens.items()])
     elif state == "attempted":
+        entries = []
         for index, attempt in enumerate(params["attempts"]):
             if not attempt.get("name"):
                 raise InputError("attempts[%d].name" % index, "is required")
             bundles.validate_name(attempt["name"], "attempts[%d].name" % index)
-            recorded = store.record_attempt(attempt["name"], attempt.get("error"), check_mode=module.check_mode,
-                                            retry_after=attempt.get("retry_after"))
-            results.append({"name": attempt["name"], "status": recorded["after"]})
-        return {"changed": bool(results), "certificates": results}
+            entries.append({"kind": "attempt", "name": attempt["name"], "error": attempt.get("error"),
+                            "retry_after": attempt.get("retry_after"), "failure_kind": attempt.get("kind")})
+        if module.check_mode:
+            for entry in entries:
+                recorded = store.record_attempt(entry["name"], entry["error"], check_mode=True)
+                results.append({"name": entry["name"], "status": recorded["after"]})
+            return {"changed": bool(results), "certificates": results}
+        return _deferrable(module, store, keep, entries)
     return {"changed": any(r["changed"] for r in results), "certificates": results}
+
+
+UNREACHABLE_MARK = "unreachable.json"
+UNREACHABLE_FOR = 60   # seconds after an unreachable answer during which deferrable writes are deferred at once
+
+
+def _defer(keep, store, entries, error=None) -> list:
+    """Keep entries (attempt records, lock releases) in the pending area; remember that storage is unreachable."""
+    where = store.storage.describe()
+    keep.owe([dict(entry, storage=where, at=entry.get("at") or bundles._iso(policy.utcnow())) for entry in entries])
+    if error is not None and error.details.get("unreachable"):
+        mark = os.path.join(keep.base, UNREACHABLE_MARK)
+        fsio.write_atomic(fsio.FileSpec(mark, json.dumps({"storage": where, "at": time.time(),
+                                                          "error": error.msg}).encode(), 0o600), dir_mode=0o700)
+    return [entry["name"] for entry in entries]
+
+
+def _known_unreachable(keep, store) -> str | None:
+    """The error of an unreachable answer from this storage less than UNREACHABLE_FOR seconds ago, or None."""
+    if keep is None:
+        return None
+    raw = fsio.read_bytes(os.path.join(keep.base, UNREACHABLE_MARK))
+    try:
+        mark = json.loads(raw.decode()) if raw else {}
+    except ValueError:
+        return None
+    if mark.get("storage") == store.storage.describe() and time.time() - float(mark.get("at") or 0) < UNREACHABLE_FOR:
+        return mark.get("error")
+    return None
+
+
+def _apply(store, entry) -> None:
+    """One owed write: an attempt record (at the time it happened) or a lock release."""
+    if entry.get("kind") == "unlock":
+        store.unlock(entry["name"], entry["token"])
+    else:
+        at = bundles._parse_iso(entry.get("at"))
+        store.record_attempt(entry["name"], entry.get("error"), now=at, retry_after=entry.get("retry_after"),
+                             kind=entry.get("failure_kind"))
+
+
+def _deferrable(module, store, keep, entries) -> dict:
+    """Write entries; with a pending area, what an unreachable storage cannot take is deferred, not failed."""
+    done, certificates = [], []
+    known = _known_unreachable(keep, store)
+    if known:
+        deferred = _defer(keep, store, entries)
+        module.warn("storage %s was unreachable moments ago (%s): %d write(s) kept in %s for the next run"
+                    % (store.storage.describe(), known, len(deferred), keep.base))
+        return {"changed": True, "deferred": deferred, "released_names": [], "certificates": []}
+    for index, entry in enumerate(entries):
+        try:
+            if entry["kind"] == "unlock":
+                if store.unlock(entry["name"], entry["token"]):
+                    done.append(entry["name"])
+            else:
+                recorded = store.record_attempt(entry["name"], entry.get("error"), retry_after=entry.get("retry_after"),
+                                                kind=entry.get("failure_kind"))
+                certificates.append({"name": entry["name"], "status": recorded["after"]})
+        except StorageError as error:
+            if keep is None:
+                raise
+            deferred = _defer(keep, store, entries[index:], error)
+            module.warn("storage unreachable (%s): %d write(s) kept in %s for the next run"
+                        % (error.msg, len(deferred), keep.base))
+            return {"changed": True, "deferred": deferred, "released_names": done, "certificates": certificates}
+    if entries and entries[0]["kind"] == "unlock":
+        return {"changed": bool(done), "released_names": done}
+    return {"changed": bool(certificates), "certificates": certificates}
+
+
+def _forget_pending(keep, module, name, result) -> None:
+    """Storage holds name's certificate now: its pending entry has done its job."""
+    if keep is not None and not module.check_mode:
+        keep.remove(name, serial=(result.get("certificate") or {}).get("serial"))
+
+
+def _settle(module, store, keep) -> dict:
+    """What storage is owed (see pending_dir), written before anything is read."""
+    settled = keep.settle(store.storage.describe(), lambda entry: _apply(store, entry))
+    try:
+        os.unlink(os.path.join(keep.base, UNREACHABLE_MARK))
+    except FileNotFoundError:
+        pass
+    return settled
 
 
 def _on_disk(params) -> dict:
@@ -560,14 +727,18 @@ def _work(module) -> dict:
     backend = storage.open_backend(params["backend"], storage.options_from_params(params))
     try:
         store = bundles.CertificateStore(backend, params["acme_directory"])
+        keep = None
+        if params["pending_dir"] and not (module.check_mode and not os.path.isdir(params["pending_dir"])):
+            keep = pending.PendingArea(params["pending_dir"], params["acme_directory"])
         result = {"changed": False, "storage": backend.describe()}
         batched = (state in ("present", "fetched", "locked") and params["names"] is not None) or (
             state == "unlocked" and params["lock_tokens"] is not None) or (
             state == "attempted" and params["attempts"] is not None)
         if batched:
-            result.update(_batch(module, store, state))
+            result.update(_batch(module, store, state, keep))
         elif state == "present":
             result.update(_present(module, store))
+            _forget_pending(keep, module, params["name"], result)
         elif state == "fetched":
             result.update(_fetched(module, store))
         elif state == "absent":
@@ -575,6 +746,14 @@ def _work(module) -> dict:
             result["changed"] = removed["changed"]
             if removed["changed"] and module._diff:
                 result["diff"] = {"before": removed["before"] or {"status": "recorded attempts"}, "after": {}}
+        elif state == "settled":
+            if params["staging_base"] and not module.check_mode:
+                result["staging_swept"] = pending.sweep_staging(params["staging_base"], params["staging_max_age"])
+            if keep is not None and not module.check_mode:
+                settled = _settle(module, store, keep)
+                result["settled"] = len(settled["settled"])
+                result["deferred"] = [entry["name"] for entry in settled["owed"]]
+            result["changed"] = bool(result.get("staging_swept") or result.get("settled"))
         elif state == "locked":
             before = store.lock_state(params["name"])
             if module.check_mode:
@@ -588,6 +767,12 @@ def _work(module) -> dict:
                 after = dict(result["lock"])
                 after.pop("token", None)
                 result["diff"] = {"before": {"lock": _lock_state_result(before)}, "after": {"lock": after}}
+        elif state == "unlocked" and params["break_lock"]:
+            before = store.lock_state(params["name"])
+            if not module.check_mode:
+                before = store.storage.break_lock(store.lock_name(params["name"]))
+            result.update(changed=before.owner is not None, released=before.owner is not None,
+                          lock=_lock_state_result(before))
         elif state == "unlocked":
             before = store.lock_state(params["name"])
             if module.check_mode:
@@ -599,7 +784,7 @@ def _work(module) -> dict:
                 result["diff"] = {"before": {"lock": _lock_state_result(before)}, "after": {"lock": None}}
         elif state == "attempted":
             recorded = store.record_attempt(params["name"], params["attempt_error"], check_mode=module.check_mode,
-                                            retry_after=params["attempt_retry_after"])
+                                            retry_after=params["attempt_retry_after"], kind=params["attempt_kind"])
             result.update(changed=True, status=recorded["after"])
             if module._diff:
                 result["diff"] = {"before": recorded["before"], "after": recorded["after"]}
@@ -612,7 +797,7 @@ def main():
     argument_spec = storage_argument_spec()
     argument_spec.update(
         state=dict(type="str", default="present",
-                   choices=["present", "fetched", "absent", "locked", "unlocked", "attempted"]),
+                   choices=["present", "fetched", "absent", "locked", "unlocked", "attempted", "settled"]),
         name=dict(type="str"),
         names=dict(type="list", elements="str"),
         acme_directory=dict(type="str", default=STAGING_DIRECTORY),
@@ -643,7 +828,13 @@ def main():
             name=dict(type="str", required=True),
             error=dict(type="str"),
             retry_after=dict(type="float"),
+            kind=dict(type="str", choices=["infrastructure", "ca"]),
         )),
+        attempt_kind=dict(type="str", choices=["infrastructure", "ca"]),
+        break_lock=dict(type="bool", default=False),
+        pending_dir=dict(type="path"),
+        staging_base=dict(type="path"),
+        staging_max_age=dict(type="float", default=900),
     )
     module = AnsibleModule(
         argument_spec=argument_spec,
@@ -660,7 +851,7 @@ def main():
                                   "dest_dir"), True),
             ("state", "absent", ("name",)),
             ("state", "locked", ("name", "names"), True),
-            ("state", "unlocked", ("lock_token", "lock_tokens"), True),
+            ("state", "unlocked", ("lock_token", "lock_tokens", "break_lock"), True),
             ("state", "attempted", ("name", "attempts"), True),
         ],
         supports_check_mode=True,

@@ -72,6 +72,25 @@ options:
       - With O(ari=true), PEM file of CA certificates used to verify the TLS certificate of O(acme_directory) (for a
         private ACME CA). When unset, the system's trust store.
     type: path
+  pending_dir:
+    description:
+      - The control node's pending area (the C(pending_dir) of M(autotls.acme.acme_order) and
+        M(autotls.acme.cert_store)), read only.
+      - Every certificate with an entry there - issued by an earlier run but not stored yet, or an order finalized
+        but not downloaded - is reported with C(pending=true), C(pending_serial) and C(pending_order_url), and is
+        due whatever its backoff (it is stored from there, nothing is ordered); RV(owed) counts the attempt records
+        and lock releases that storage is still owed (written by O(autotls.acme.cert_store#module:state=settled)).
+    type: path
+  staging_base:
+    description:
+      - Report in RV(staging_stale) the certificate role's per-run staging directories under this directory that
+        runs killed before their cleanup left behind (their run is gone, or nothing changed in them for
+        O(staging_max_age) seconds), and in RV(run) the ansible-playbook run of this task.
+    type: path
+  staging_max_age:
+    description: With O(staging_base), seconds of inactivity after which a staging directory is stale.
+    type: float
+    default: 900
 notes:
   - The Python libraries C(boto3) (backend V(s3)), C(redis) (backend V(redis)) or C(google-cloud-storage) (backend
     V(gcs)) are needed on the host that runs the task, and C(acme) with O(ari=true).
@@ -105,6 +124,27 @@ EXAMPLES = r'''
 '''
 
 RETURN = r'''
+pending:
+  description: With O(pending_dir), names with a certificate or order kept in the pending area.
+  returned: with O(pending_dir)
+  type: list
+  elements: str
+owed:
+  description: With O(pending_dir), how many attempt records and lock releases storage is owed.
+  returned: with O(pending_dir)
+  type: int
+staging_stale:
+  description: With O(staging_base), the stale staging directories (removed by cert_store state=settled).
+  returned: with O(staging_base)
+  type: list
+  elements: str
+run:
+  description:
+    - With O(staging_base), the ansible-playbook run this task belongs to (host, boot id, pid namespace, pid,
+      process group), to record in a staging directory so that a later run can tell when its owner is gone.
+      Empty when the task does not run under ansible-playbook on this machine.
+  returned: with O(staging_base)
+  type: dict
 storage:
   description: Where the data lives (no credentials).
   returned: always
@@ -218,7 +258,7 @@ from ansible.module_utils.basic import AnsibleModule
 from ansible_collections.autotls.acme.plugins.module_utils import _adapter
 from ansible_collections.autotls.acme.plugins.module_utils._argspec import storage_argument_spec
 from ansible_collections.autotls.acme.plugins.module_utils._engine import client as acme_client
-from ansible_collections.autotls.acme.plugins.module_utils._engine import deps, keys, storage
+from ansible_collections.autotls.acme.plugins.module_utils._engine import deps, keys, pending, runs, storage
 from ansible_collections.autotls.acme.plugins.module_utils._engine.errors import InputError
 from ansible_collections.autotls.acme.plugins.module_utils._engine.storage import bundles
 
@@ -252,6 +292,21 @@ def _work(module) -> dict:
         result = {"changed": False, "storage": backend.describe()}
         result.update(store.info(names, renew_before_days=params["renew_before_days"], ari_client=ari_client,
                                  ari_cache=not module.check_mode))
+        if params["pending_dir"]:
+            keep = None
+            if os.path.isdir(params["pending_dir"]):
+                keep = pending.PendingArea(params["pending_dir"], params["acme_directory"])
+            kept = {entry["name"]: entry for entry in keep.describe()} if keep else {}
+            result["pending"] = sorted(kept)
+            result["owed"] = keep.owed(backend.describe()) if keep else 0
+            for item in result["certificates"]:
+                entry = kept.get(item["name"])
+                item["pending"] = bool(entry)
+                if entry:
+                    item.update(pending_serial=entry["serial"], pending_order_url=entry["order_url"])
+        if params["staging_base"]:
+            result["run"] = runs.run_identity() or {}
+            result["staging_stale"] = pending.stale_staging(params["staging_base"], params["staging_max_age"])
         return result
     finally:
         backend.close()
@@ -266,6 +321,9 @@ def main():
         renew_before_days=dict(type="float"),
         ari=dict(type="bool", default=False),
         ca_bundle=dict(type="path"),
+        pending_dir=dict(type="path"),
+        staging_base=dict(type="path"),
+        staging_max_age=dict(type="float", default=900),
     )
     module = AnsibleModule(argument_spec=argument_spec, mutually_exclusive=[("name", "names")],
                            supports_check_mode=True)

@@ -12,7 +12,7 @@ from __future__ import annotations
 import threading
 from concurrent.futures import ThreadPoolExecutor
 
-from .errors import EngineError
+from .errors import EngineError, failure_kind
 
 DEFAULT_CONCURRENCY = 4
 
@@ -39,7 +39,8 @@ def run(items: list, work, client_factory=None, concurrency: int = DEFAULT_CONCU
             result.setdefault("failed", False)
             return result
         except EngineError as error:
-            result = {"failed": True, "changed": False, "renewed": False, "msg": error.msg}
+            result = {"failed": True, "changed": False, "renewed": False, "msg": error.msg,
+                      "failure_kind": failure_kind(error)}
             result.update(error.to_result())
             return result
 

@@ -104,3 +104,18 @@ def short_type(problem_type: str) -> str:
     if problem_type and problem_type.startswith(ACME_ERROR_PREFIX):
         return problem_type[len(ACME_ERROR_PREFIX):]
     return problem_type
+
+
+INFRASTRUCTURE = "infrastructure"   # the CA or storage could not be reached, or failed on its side (5xx)
+REFUSED = "ca"                      # the CA refused (validation failed, rate limit, bad request)
+
+
+def failure_kind(error) -> str:
+    """infrastructure or ca: infrastructure failures are retried sooner (see policy.next_attempt)."""
+    if isinstance(error, (TransportError, StorageError, DeadlineExceeded)):
+        return INFRASTRUCTURE
+    if isinstance(error, ACMEProblem):
+        return INFRASTRUCTURE if (error.status or 0) >= 500 else REFUSED
+    if error.details.get("unreachable"):
+        return INFRASTRUCTURE
+    return REFUSED

@@ -13,7 +13,7 @@ import json
 from dataclasses import dataclass, field
 
 from . import challenge, keys, order, policy
-from .errors import EngineError, InputError
+from .errors import ACMEProblem, EngineError, InputError
 from .fsio import KEY_MODE, PUBLIC_MODE, FileSpec, read_bytes, write_together
 
 METADATA_SUFFIX = ".acme.json"
@@ -107,19 +107,67 @@ def _key_source(request: CertificateRequest):
     return csr_for, keys.private_key_to_pem(key), keys.public_key_sha256(key)
 
 
-def finish(client, request: CertificateRequest, order_url: str, reason: str = "") -> dict:
-    """Validate and finalize order_url, then write every output together."""
+def _kept_key_source(request: CertificateRequest, keep, order_url: str):
+    """The key source of a resumed order: the key kept with its URL in the pending area (or None)."""
+    if keep is None or request.csr_pem is not None:
+        return None
+    record = keep.order(request.name)
+    key_pem = keep.key(request.name)
+    if not record or record.get("order_url") != order_url or not key_pem:
+        return None
+    key = keys.load_private_key(key_pem, "pending key")
+
+    def csr_for(order_identifiers):
+        return keys.make_csr(key, request.identifiers)
+    return csr_for, key_pem, keys.public_key_sha256(key)
+
+
+def finish(client, request: CertificateRequest, order_url: str, reason: str = "", keep=None) -> dict:
+    """Validate and finalize order_url, then write every output together.
+
+    keep (a pending.PendingArea) makes the order survive any later failure: the
+    order URL and the CSR's key are kept there before finalizing, the certificate
+    right after the download, before anything else can fail. A resumed order
+    (the URL kept by an earlier run) is completed with the key kept with it.
+    """
     request.check()
-    csr_for, key_pem, expected = _key_source(request)
-    issued = order.complete(client, order_url, csr_for, request.preferred_chain, expected_public_key=expected,
-                            challenge_type=request.challenge)
+    source = _kept_key_source(request, keep, order_url) or _key_source(request)
+    csr_for, key_pem, expected = source
+    if keep is not None:
+        make_csr = csr_for
+
+        def csr_for(order_identifiers):   # noqa: F811 (wraps the key source's)
+            csr = make_csr(order_identifiers)
+            keep.save_order(request.name, order_url, key_pem, [i.value for i in request.identifiers])
+            return csr
+    try:
+        issued = order.complete(client, order_url, csr_for, request.preferred_chain, expected_public_key=expected,
+                                challenge_type=request.challenge)
+    except EngineError as error:
+        if keep is not None and _order_is_dead(error):
+            keep.remove(request.name)   # nothing more will come from this order: the next run orders anew
+        raise
+    if keep is not None:
+        keep.save_issued(request.name, order_url, issued.certificate, issued.chain, issued.fullchain,
+                         issued.info.serial, issued.info.to_result()["not_after"],
+                         [i.value for i in request.identifiers])
+    return _written(client.directory_url, client.account_uri, request, key_pem, issued, reason, order_url)
+
+
+def _order_is_dead(error) -> bool:
+    status = error.details.get("order_status")
+    return status in ("invalid", "expired", "deactivated", "revoked") or (
+        isinstance(error, ACMEProblem) and error.status == 404)
+
+
+def _written(directory_url, account_uri, request, key_pem, issued, reason, order_url) -> dict:
     if set(issued.info.identifiers) != set(request.identifiers):
         raise InputError("order_url", "the order's certificate covers %s, not the requested %s" % (
             ", ".join(sorted(i.value for i in issued.info.identifiers)),
             ", ".join(sorted(i.value for i in request.identifiers))))
     metadata = {
-        "directory": client.directory_url,
-        "account_uri": client.account_uri,
+        "directory": directory_url,
+        "account_uri": account_uri,
         "order_url": order_url,
         "identifiers": [i.value for i in issued.info.identifiers],
         "serial": issued.info.serial,
@@ -143,6 +191,26 @@ def finish(client, request: CertificateRequest, order_url: str, reason: str = ""
     }
 
 
+def from_pending(request: CertificateRequest, keep, directory_url: str, account_uri=None) -> dict | None:
+    """Write the outputs from a certificate an earlier run downloaded but could not store; None when the
+    pending area holds no usable certificate for request.name (it then stays as it is)."""
+    kept = keep.issued(request.name)
+    if kept is None:
+        return None
+    pems = keys.split_pem_certificates(kept["fullchain"])
+    info = keys.parse_certificate(kept["certificate"])
+    if set(info.identifiers) != set(request.identifiers) or not keys.key_matches_certificate(
+            keys.load_private_key(kept["private_key"], "pending key"), kept["certificate"]):
+        return None
+    issued = order.IssuedCertificate(certificate=kept["certificate"], chain=b"".join(pems[1:]),
+                                     fullchain=kept["fullchain"], order_url=kept["order"].get("order_url"), info=info)
+    result = _written(directory_url, account_uri, request, kept["private_key"], issued,
+                      "issued by an earlier run and kept in the pending area; no new order",
+                      kept["order"].get("order_url"))
+    result["from_pending"] = True
+    return result
+
+
 def write_outputs(request: CertificateRequest, key_pem, issued, metadata: dict) -> list:
     own = dict(owner=request.owner, group=request.group)
     specs = []
@@ -158,13 +226,13 @@ def write_outputs(request: CertificateRequest, key_pem, issued, metadata: dict) 
 
 
 def issue_with_webroot(client, request: CertificateRequest, webroot: str, reason: str = "",
-                       replaces: str | None = None) -> dict:
+                       replaces: str | None = None, keep=None) -> dict:
     """Single call: create the order (naming the certificate it replaces, ARI), publish into webroot,
     finish, always clean up."""
     pending = order.create(client, request.identifiers, replaces=replaces, profile=request.profile)
     try:
         challenge.publish(webroot, pending.challenge_files)
-        result = finish(client, request, pending.url, reason)
+        result = finish(client, request, pending.url, reason, keep=keep)
     finally:
         challenge.remove(webroot, pending.challenge_files)
     ari_fields = pending.to_result()
@@ -172,7 +240,8 @@ def issue_with_webroot(client, request: CertificateRequest, webroot: str, reason
     return result
 
 
-def issue_with_dns(client, request: CertificateRequest, solver, reason: str = "", replaces: str | None = None) -> dict:
+def issue_with_dns(client, request: CertificateRequest, solver, reason: str = "", replaces: str | None = None,
+                   keep=None) -> dict:
     """Single call over DNS-01: create the order, add the TXT records (one change per zone), wait until every
     authoritative server answers them, finish, and always remove the records again.
 
@@ -183,7 +252,7 @@ def issue_with_dns(client, request: CertificateRequest, solver, reason: str = ""
     cleanup_errors = []
     try:
         solver.publish(pending.challenge_records)
-        result = finish(client, request, pending.url, reason)
+        result = finish(client, request, pending.url, reason, keep=keep)
     except EngineError as error:
         cleanup_errors = solver.remove()
         if cleanup_errors:

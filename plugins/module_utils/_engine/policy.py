@@ -116,14 +116,22 @@ def decide(cert, wanted_identifiers=None, directory: str | None = None, cert_dir
 # must keep trying). A success resets it; the CA's Retry-After (rate limits) wins.
 BACKOFF_FIRST = datetime.timedelta(minutes=10)
 BACKOFF_CAP = datetime.timedelta(hours=12)
+# Infrastructure failures (the CA unreachable or failing with 5xx, storage down) say nothing about
+# the request: retried sooner, 2 min, 4 min ... at most an hour.
+INFRA_BACKOFF_FIRST = datetime.timedelta(minutes=2)
+INFRA_BACKOFF_CAP = datetime.timedelta(hours=1)
 
 
-def next_attempt(last_attempt, consecutive_failures: int, lifetime=None, retry_after=None):
-    """When the next renewal attempt may contact the CA (None: any time)."""
+def next_attempt(last_attempt, consecutive_failures: int, lifetime=None, retry_after=None, kind=None):
+    """When the next renewal attempt may contact the CA (None: any time).
+
+    kind is the last failure's kind (errors.failure_kind): "infrastructure" backs off less."""
     if not last_attempt or not consecutive_failures:
         return None
-    delay = BACKOFF_FIRST * (2 ** min(consecutive_failures - 1, 16))
-    cap = BACKOFF_CAP if lifetime is None else min(BACKOFF_CAP, max(lifetime / 10, BACKOFF_FIRST))
+    first, cap = (INFRA_BACKOFF_FIRST, INFRA_BACKOFF_CAP) if kind == "infrastructure" else (BACKOFF_FIRST,
+                                                                                            BACKOFF_CAP)
+    delay = first * (2 ** min(consecutive_failures - 1, 16))
+    cap = cap if lifetime is None else min(cap, max(lifetime / 10, first))
     moment = last_attempt + min(delay, cap)
     if retry_after is not None and retry_after > moment:
         moment = retry_after

@@ -33,6 +33,8 @@ class Fleet:
         self.play, self.stack, self.workdir = play, stack, workdir
         self.store = os.path.join(workdir, "store")
         self.inventory = os.path.join(workdir, "inventory.yml")
+        self.staging_base = os.path.join(workdir, "staging")
+        os.makedirs(self.staging_base, mode=0o700, exist_ok=True)
         self.group_vars = {}
         self.certificates = [{"name": "site", "identifiers": ["site.example.com", "www.site.example.com"],
                               "services": ["nginx"]}]
@@ -71,6 +73,9 @@ class Fleet:
             "certificate_owner": "root",
             "certificate_group": "root",
             "certificate_verify_port": TLS_PORT,
+            # this test's own control-node areas (the defaults are shared by every run on the machine)
+            "certificate_pending_dir": os.path.join(self.workdir, "pending"),
+            "certificate_staging_base": self.staging_base,
         }
         self.group_vars.update(group_vars)  # remembered: later calls only change what they name
         variables.update(self.group_vars)

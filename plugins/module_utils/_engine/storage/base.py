@@ -11,11 +11,29 @@ backend never sees "..", an absolute path or a control character.
 The first component "locks" is reserved: every backend keeps its lock
 records there (on S3 that is the only prefix the documented IAM policy lets
 the backend delete under).
+
+The lock contract (what a backend implements, what lock() adds on top):
+  * _try_lock(name, ttl, owner): one attempt, atomic on the backend: create the
+    record, or replace it when it is expired or already owner's (an extension);
+    otherwise return the LockState of the holder, with the holder's owner token
+    in LockState.owner (internal: never returned to callers).
+  * _release(name, owner): remove the record only if owner holds it.
+  * lock_state(name): the record as it is, owner token included.
+  * the record body is lock_record(): owner token, ttl, expiry, host, pid, user
+    and the identity of the ansible-playbook run holding it (runs.run_identity).
+lock() waits for a held lock, and takes over at once a lock whose holding run
+is gone (same machine, no process of it left: runs.is_gone) by releasing it
+with the holder's token; break_lock() is the operator's way to do the same for
+a lock whose holder cannot be checked from here.
+Backends bound every network call (connect and read timeouts, retries within
+a deadline), so no operation hangs; see each backend's TIMEOUT constants.
 """
 from __future__ import annotations
 
 import abc
+import getpass
 import datetime
+import hashlib
 import json
 import os
 import random
@@ -25,6 +43,7 @@ import socket
 import time
 from dataclasses import dataclass, field
 
+from .. import runs
 from ..errors import InputError, LockError
 
 RESERVED_TOP = "locks"
@@ -72,8 +91,13 @@ def iso(epoch: float | None) -> str | None:
 
 
 def holder_identity() -> dict:
-    """Who holds a lock, for messages: host and pid, never the token."""
-    return {"host": socket.gethostname(), "pid": os.getpid()}
+    """Who holds a lock, for messages: host, pid and user, never the token."""
+    identity = {"host": socket.gethostname(), "pid": os.getpid()}
+    try:
+        identity["user"] = getpass.getuser()
+    except (KeyError, OSError):
+        pass
+    return identity
 
 
 @dataclass
@@ -100,16 +124,41 @@ class ObjectStat:
 
 @dataclass
 class LockState:
-    """What is known about a lock record without holding it (never includes the token)."""
+    """What is known about a lock record without holding it.
+
+    owner is the holder's token: internal, so that lock() can release the lock of
+    a run that is gone; to_result() never includes it (only a short fingerprint)."""
     name: str
     held: bool
     expires: float | None = None
     holder: dict = field(default_factory=dict)
+    owner: str | None = field(default=None, repr=False)
 
     def to_result(self) -> dict:
         result = {"name": self.name, "held": self.held, "expires": iso(self.expires)}
-        result.update({k: v for k, v in self.holder.items() if k in ("host", "pid", "acquired")})
+        result.update({k: v for k, v in self.holder.items() if k in ("host", "pid", "user", "acquired")})
+        run = self.holder.get("run")
+        if isinstance(run, dict) and run.get("pid"):
+            result["run_pid"] = run["pid"]
+        acquired = _parse_iso(self.holder.get("acquired"))
+        if acquired is not None:
+            result["age_seconds"] = max(0, int(time.time() - acquired))
+        if self.owner:
+            result["owner"] = owner_fingerprint(self.owner)
         return result
+
+
+def owner_fingerprint(owner: str) -> str:
+    """Names an owner token in messages without revealing it (the token releases the lock)."""
+    return "sha256:" + hashlib.sha256(owner.encode()).hexdigest()[:12]
+
+
+def _parse_iso(text):
+    try:
+        return datetime.datetime.strptime(text, "%Y-%m-%dT%H:%M:%SZ").replace(
+            tzinfo=datetime.timezone.utc).timestamp()
+    except (TypeError, ValueError):
+        return None
 
 
 def check_ttl(ttl, field_name: str = "lock_ttl") -> float:
@@ -203,14 +252,30 @@ class Storage(abc.ABC):
             got = self._try_lock(name, ttl, owner)
             if isinstance(got, Lock):
                 return got
+            if got is not None and got.owner and runs.is_gone(got.holder.get("run")):
+                # the run holding it was killed (no process of it is left on this machine): take it over now
+                try:
+                    self._release(name, got.owner)
+                except LockError:
+                    pass   # someone else was faster; try again
+                continue
             remaining = deadline - time.monotonic()
             if remaining <= 0:
                 state = got
-                raise LockError("lock %r on %s is held by another owner%s; gave up after %ss" % (
-                    name, self.describe(), " until %s" % iso(state.expires) if state and state.expires else "",
-                    timeout), lock=state.to_result() if state else None)
+                raise LockError("lock %r on %s is held by another owner%s; gave up after %ss (break a lock whose "
+                                "holder is gone with playbooks/break_lock.yml)" % (
+                                    name, self.describe(), _holder_text(state), timeout),
+                                lock=state.to_result() if state else None)
             time.sleep(min(remaining, delay * random.uniform(0.5, 1.5)))
             delay = min(delay * 2, 1.0)
+
+    def break_lock(self, name: str) -> LockState:
+        """Remove the lock name whoever holds it (the operator's command); returns what it was."""
+        check_key(name, "name")
+        state = self.lock_state(name)
+        if state.owner:
+            self._release(name, state.owner)
+        return state
 
     def unlock(self, name: str, owner: str) -> bool:
         """Release the lock name held by owner. False when no lock was held (nothing to release)."""
@@ -220,11 +285,32 @@ class Storage(abc.ABC):
         return self._release(name, owner)
 
 
-def lock_record(owner: str, ttl: float, expires: float) -> bytes:
+def lock_record(owner: str, ttl: float, expires: float, acquired: str | None = None) -> bytes:
     """The JSON body of a lock record (local file, S3 lease object, Redis value)."""
-    record = {"owner": owner, "ttl": ttl, "expires": expires, "acquired": iso(time.time())}
+    record = {"owner": owner, "ttl": ttl, "expires": expires, "acquired": acquired or iso(time.time())}
     record.update(holder_identity())
+    run = runs.run_identity()
+    if run is not None:
+        record["run"] = run
     return json.dumps(record, sort_keys=True).encode()
+
+
+def _holder_text(state) -> str:
+    if state is None:
+        return ""
+    parts = []
+    if state.holder.get("host"):
+        parts.append("by %s%s" % (state.holder.get("user", "") + "@" if state.holder.get("user") else "",
+                                  state.holder["host"]))
+    run = state.holder.get("run")
+    pid = run.get("pid") if isinstance(run, dict) else state.holder.get("pid")
+    if pid:
+        parts.append("pid %s" % pid)
+    if state.holder.get("acquired"):
+        parts.append("since %s" % state.holder["acquired"])
+    if state.expires:
+        parts.append("until %s" % iso(state.expires))
+    return " (%s)" % ", ".join(parts) if parts else ""
 
 
 def parse_lock_record(data: bytes | None) -> dict | None:
@@ -238,4 +324,4 @@ def parse_lock_record(data: bytes | None) -> dict | None:
 
 
 def public_holder(record: dict) -> dict:
-    return {k: record[k] for k in ("host", "pid", "acquired") if k in record}
+    return {k: record[k] for k in ("host", "pid", "user", "acquired", "run") if k in record}

@@ -312,24 +312,28 @@ class CertificateStore:
         return self._parse(self.storage.load(self._entry(name) + STATUS), "status", name) or {}
 
     def _write_status(self, name: str, error, now: datetime.datetime, before: dict | None = None,
-                      retry_after: float | None = None) -> dict:
+                      retry_after: float | None = None, kind: str | None = None) -> dict:
         status = dict(before if before is not None else self._status(name))
         status["last_attempt"] = _iso(now)
         if error:
             status["last_error"] = str(error)[:MAX_ERROR]
+            status["last_failure_kind"] = kind or "ca"
             status["consecutive_failures"] = int(status.get("consecutive_failures") or 0) + 1
             # the CA's own Retry-After (rate limits) is respected by later runs
             status["retry_after"] = _iso(now + datetime.timedelta(seconds=retry_after)) if retry_after else None
         else:
-            status.update(last_error=None, consecutive_failures=0, last_success=_iso(now), retry_after=None)
+            status.update(last_error=None, consecutive_failures=0, last_success=_iso(now), retry_after=None,
+                          last_failure_kind=None)
         self.storage.store(self._entry(name) + STATUS, json.dumps(status, sort_keys=True).encode())
         return status
 
     def record_attempt(self, name: str, error: str | None = None, check_mode: bool = False,
-                       now: datetime.datetime | None = None, retry_after: float | None = None) -> dict:
+                       now: datetime.datetime | None = None, retry_after: float | None = None,
+                       kind: str | None = None) -> dict:
         """Record a renewal attempt of name: error None means it succeeded.
 
-        retry_after (seconds) is the CA's Retry-After of a rate-limit answer.
+        retry_after (seconds) is the CA's Retry-After of a rate-limit answer; kind is the failure's
+        kind (errors.failure_kind: "infrastructure" or "ca"), which sets the backoff.
         """
         validate_name(name)
         now = now or policy.utcnow()
@@ -338,7 +342,7 @@ class CertificateStore:
             after = dict(before, last_attempt=_iso(now), last_error=str(error)[:MAX_ERROR] if error else None)
             return {"changed": True, "before": before, "after": after}
         return {"changed": True, "before": before,
-                "after": self._write_status(name, error, now, before, retry_after=retry_after)}
+                "after": self._write_status(name, error, now, before, retry_after=retry_after, kind=kind)}
 
     def remove(self, name: str, check_mode: bool = False, now: datetime.datetime | None = None) -> dict:
         validate_name(name)
@@ -465,7 +469,8 @@ class CertificateStore:
                         consecutive_failures=int(status.get("consecutive_failures") or 0))
             upcoming = policy.next_attempt(_parse_iso(status.get("last_attempt")), item["consecutive_failures"],
                                            info.lifetime if info is not None else None,
-                                           _parse_iso(status.get("retry_after")))
+                                           _parse_iso(status.get("retry_after")), status.get("last_failure_kind"))
+            item["last_failure_kind"] = status.get("last_failure_kind")
             item["next_attempt"] = _iso(upcoming) if upcoming else None
             item["backing_off"] = bool(upcoming and now < upcoming)
             certificates.append(item)

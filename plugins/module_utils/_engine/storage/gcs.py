@@ -52,6 +52,9 @@ OPTIONS = {"gcs_bucket", "gcs_prefix", "gcs_project", "gcs_credentials_file", "g
 SCOPES = ("https://www.googleapis.com/auth/devstorage.read_write",)
 PARALLEL = 16
 LEASE_SLACK = 1.0              # the Date header has a resolution of one second
+CONNECT_TIMEOUT = 3.0
+READ_TIMEOUT = 5.0
+DEFAULT_TIMEOUT = 10.0
 LIST_FIELDS = "items(name),prefixes,nextPageToken"
 
 
@@ -83,14 +86,15 @@ class GCSStorage(Storage):
             raise InputError("gcs_kms_key_name", "must be a Cloud KMS key name "
                              "projects/<p>/locations/<l>/keyRings/<r>/cryptoKeys/<k>, got %r" % gcs_kms_key_name)
         self.kms_key_name = gcs_kms_key_name or None
-        timeout = 30 if storage_timeout is None else storage_timeout
+        timeout = DEFAULT_TIMEOUT if storage_timeout is None else storage_timeout
         if timeout <= 0:
             raise InputError("storage_timeout", "must be a positive number of seconds")
-        self.timeout = float(timeout)
+        # bounded like every backend (see base.py): tight connect and read timeouts per request, and
+        # retries of transient errors (429, 5xx, connection resets) only within storage_timeout
+        self.timeout = (min(CONNECT_TIMEOUT, float(timeout)), min(READ_TIMEOUT, float(timeout)))
         self.endpoint = gcs_endpoint_url or "https://storage.googleapis.com"
-        # retries of transient errors (429, 5xx, connection resets) for at most a few timeouts
-        budget = min(max(self.timeout * 2, 2.0), 120.0)
         # google-api-core renamed with_deadline to with_timeout (2.17); older ones only have the former
+        budget = float(timeout)
         self.retry = (DEFAULT_RETRY.with_timeout(budget) if hasattr(DEFAULT_RETRY, "with_timeout")
                       else DEFAULT_RETRY.with_deadline(budget))
         self._seen = threading.local()
@@ -186,7 +190,7 @@ class GCSStorage(Storage):
         except (gexc.RetryError, requests.exceptions.RequestException, auth_exceptions.TransportError,
                 ConnectionError, TimeoutError) as exc:
             raise StorageError("GCS endpoint %s failed during %s: %s" % (self.endpoint, operation, _first_line(exc)),
-                               endpoint=self.endpoint, operation=operation) from None
+                               endpoint=self.endpoint, operation=operation, unreachable=True) from None
 
     def _where(self, key) -> str:
         return "gs://%s/%s" % (self.bucket_name, self._full(key) if key is not None else self.prefix)
@@ -322,7 +326,7 @@ class GCSStorage(Storage):
             except (KeyError, TypeError, ValueError):
                 expires = time.time() + ttl
             held = time.time() < expires
-        return record, blob.generation, LockState(name, held, expires, public_holder(record))
+        return record, blob.generation, LockState(name, held, expires, public_holder(record), record.get("owner"))
 
     def _put_lease(self, name: str, body: bytes, generation: int) -> bool:
         """Upload the lease if its generation is still `generation` (0: it must not exist); False when

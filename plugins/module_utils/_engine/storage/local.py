@@ -222,7 +222,7 @@ class LocalStorage(Storage):
             if record is not None and record.get("owner") != owner:
                 expires = self._expiry(record, mtime, ttl)
                 if now < expires:
-                    return LockState(name, True, expires, public_holder(record))
+                    return LockState(name, True, expires, public_holder(record), record.get("owner"))
             expires = now + ttl
             try:
                 self._makedirs(os.path.dirname(path))
@@ -258,4 +258,4 @@ class LocalStorage(Storage):
         if record is None:
             return LockState(name, False)
         expires = self._expiry(record, mtime, 0)
-        return LockState(name, time.time() < expires, expires, public_holder(record))
+        return LockState(name, time.time() < expires, expires, public_holder(record), record.get("owner"))

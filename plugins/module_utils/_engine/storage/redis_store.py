@@ -32,6 +32,9 @@ DEFAULT_PREFIX = "autotls"
 _PREFIX = re.compile(r"^[A-Za-z0-9_.:-]{1,100}$")
 _GLOB_SPECIAL = re.compile(r"([*?\[\]\\])")
 BATCH = 500
+CONNECT_TIMEOUT = 3.0
+READ_TIMEOUT = 5.0
+DEFAULT_TIMEOUT = 10.0
 
 # KEYS[1] lock key; ARGV[1] owner token; ARGV[2] new record; ARGV[3] ttl in ms.
 _EXTEND = """
@@ -86,12 +89,14 @@ class RedisStorage(Storage):
         if not _PREFIX.match(prefix):
             raise InputError("redis_prefix", "may only contain letters, digits and _ . : - (1 to 100 characters)")
         self.prefix = prefix + ":"
-        timeout = 30 if storage_timeout is None else storage_timeout
+        timeout = DEFAULT_TIMEOUT if storage_timeout is None else storage_timeout
         if timeout <= 0:
             raise InputError("storage_timeout", "must be a positive number of seconds")
         if client is None:
             try:
-                client = redis.Redis.from_url(redis_url, socket_timeout=timeout, socket_connect_timeout=timeout)
+                # tight timeouts: a hanging server fails the call within seconds, not minutes
+                client = redis.Redis.from_url(redis_url, socket_timeout=min(READ_TIMEOUT, timeout),
+                                              socket_connect_timeout=min(CONNECT_TIMEOUT, timeout))
             except ValueError as exc:
                 raise InputError("redis_url", "cannot be used: %s" % exc) from None
         self.client = client
@@ -114,7 +119,7 @@ class RedisStorage(Storage):
             raise InputError("redis_url", "Redis at %s refused the credentials: %s" % (self.where, exc)) from None
         except (redis.exceptions.ConnectionError, redis.exceptions.TimeoutError) as exc:
             raise StorageError("cannot reach Redis at %s during %s: %s" % (self.where, what, exc),
-                               endpoint=self.where) from None
+                               endpoint=self.where, unreachable=True) from None
         except redis.exceptions.RedisError as exc:
             raise StorageError("Redis at %s failed during %s: %s" % (self.where, what, exc),
                                endpoint=self.where) from None
@@ -218,4 +223,4 @@ class RedisStorage(Storage):
             return LockState(name, False)
         record = parse_lock_record(value) or {}
         expires = time.time() + pttl / 1000.0 if pttl and pttl > 0 else None
-        return LockState(name, True, expires, public_holder(record))
+        return LockState(name, True, expires, public_holder(record), record.get("owner"))

@@ -37,8 +37,9 @@ from .base import (RESERVED_TOP, Lock, LockState, ObjectStat, Storage, check_key
 try:
     import boto3
     from botocore.config import Config
-    from botocore.exceptions import (BotoCoreError, ClientError, NoCredentialsError, NoRegionError,
-                                     PartialCredentialsError)
+    from botocore.exceptions import (BotoCoreError, ClientError, ConnectionClosedError, ConnectTimeoutError,
+                                     EndpointConnectionError, NoCredentialsError, NoRegionError,
+                                     PartialCredentialsError, ReadTimeoutError)
 except ImportError:  # reported by the module through deps.missing()
     pass
 
@@ -49,9 +50,15 @@ THROTTLE_CODES = {"SlowDown", "Throttling", "ThrottlingException", "RequestLimit
                   "TooManyRequestsException", "RequestThrottled", "RequestThrottledException",
                   "ProvisionedThroughputExceededException", "ServiceUnavailable", "503"}
 CONFLICT_STATUS = (409, 412)   # ConditionalRequestConflict, PreconditionFailed
-THROTTLE_ROUNDS = 3            # our own jittered rounds after botocore's retries gave up
 THROTTLE_BASE = 0.25
 THROTTLE_CAP = 4.0
+# Every call is bounded: connect and read timeouts per HTTP attempt, and all attempts of one call
+# (throttling, 5xx, connection errors, timeouts) within storage_timeout seconds. An endpoint that
+# did not answer within that budget is marked unreachable: later calls of the same task fail at once.
+CONNECT_TIMEOUT = 3.0
+READ_TIMEOUT = 5.0
+DEFAULT_TIMEOUT = 10.0
+RETRY_STATUS = (429, 500, 502, 503, 504)
 PARALLEL = 16
 LEASE_SLACK = 1.0              # LastModified and Date have a resolution of one second
 
@@ -105,16 +112,21 @@ class S3Storage(Storage):
         attempts = 5 if s3_max_attempts is None else s3_max_attempts
         if not isinstance(attempts, int) or attempts < 1:
             raise InputError("s3_max_attempts", "must be a positive integer")
-        timeout = 30 if storage_timeout is None else storage_timeout
+        timeout = DEFAULT_TIMEOUT if storage_timeout is None else storage_timeout
         if timeout <= 0:
             raise InputError("storage_timeout", "must be a positive number of seconds")
+        self.timeout = float(timeout)
+        self.max_attempts = attempts
+        self.unreachable = None
         self.sleep = sleep
         self.endpoint = s3_endpoint_url or "AWS S3"
         if client is not None:
             self.client = client
             return
-        config = Config(retries={"mode": "standard", "max_attempts": attempts}, connect_timeout=timeout,
-                        read_timeout=timeout, max_pool_connections=PARALLEL,
+        # botocore does not retry: _call does, within the deadline
+        config = Config(retries={"mode": "standard", "total_max_attempts": 1},
+                        connect_timeout=min(CONNECT_TIMEOUT, timeout), read_timeout=min(READ_TIMEOUT, timeout),
+                        max_pool_connections=PARALLEL,
                         s3={"addressing_style": "path"} if s3_endpoint_url else None)
         try:
             session = boto3.session.Session(aws_access_key_id=s3_access_key or None,
@@ -138,21 +150,35 @@ class S3Storage(Storage):
         return self.prefix + key
 
     def _call(self, operation: str, **kwargs):
-        """One S3 call with botocore's retries plus a few jittered rounds on throttling."""
-        for attempt in range(THROTTLE_ROUNDS + 1):
+        """One S3 call, retried on throttling, 5xx and connection errors with jittered backoff, all within
+        storage_timeout seconds (and at most s3_max_attempts attempts)."""
+        if self.unreachable:
+            raise StorageError(self.unreachable, endpoint=self.endpoint, operation=operation, unreachable=True)
+        deadline = time.monotonic() + self.timeout
+        for attempt in range(1, self.max_attempts + 1):
+            wait = random.uniform(0, min(THROTTLE_CAP, THROTTLE_BASE * 2 ** (attempt - 1)))
             try:
                 return getattr(self.client, operation)(Bucket=self.bucket, **kwargs)
             except ClientError as exc:
-                if (_code(exc) in THROTTLE_CODES or _status(exc) in (429, 503)) and attempt < THROTTLE_ROUNDS:
-                    self.sleep(random.uniform(0, min(THROTTLE_CAP, THROTTLE_BASE * 2 ** attempt)))
-                    continue
-                raise
+                retryable = _code(exc) in THROTTLE_CODES or _status(exc) in RETRY_STATUS
+                if not retryable or attempt == self.max_attempts or time.monotonic() + wait >= deadline:
+                    raise
             except (NoCredentialsError, PartialCredentialsError):
                 raise InputError("s3_access_key", "no AWS credentials found: set s3_access_key and s3_secret_key "
                                  "or configure the boto3 credential chain") from None
             except BotoCoreError as exc:
-                raise StorageError("S3 endpoint %s failed during %s: %s" % (self.endpoint, operation, exc),
-                                   endpoint=self.endpoint, operation=operation) from None
+                connection = isinstance(exc, (EndpointConnectionError, ConnectTimeoutError, ReadTimeoutError,
+                                              ConnectionClosedError))
+                if not connection:
+                    raise StorageError("S3 endpoint %s failed during %s: %s" % (self.endpoint, operation, exc),
+                                       endpoint=self.endpoint, operation=operation) from None
+                if attempt == self.max_attempts or time.monotonic() + wait >= deadline:
+                    self.unreachable = ("S3 endpoint %s is unreachable (%s during %s; gave up after %d attempt(s) "
+                                        "within storage_timeout=%gs)" % (self.endpoint, exc, operation, attempt,
+                                                                         self.timeout))
+                    raise StorageError(self.unreachable, endpoint=self.endpoint, operation=operation,
+                                       unreachable=True) from None
+            self.sleep(wait)
         raise AssertionError("not reached")
 
     def _error(self, exc, operation: str, key: str | None = None):
@@ -291,7 +317,8 @@ class S3Storage(Storage):
             except (KeyError, TypeError, ValueError):
                 expires = time.time() + ttl
             held = time.time() < expires
-        return record, response.get("ETag"), LockState(name, held, expires, public_holder(record))
+        state = LockState(name, held, expires, public_holder(record), record.get("owner"))
+        return record, response.get("ETag"), state
 
     def _put_lease(self, name: str, body: bytes, **condition) -> bool:
         """Conditional PUT of the lease; False when the condition failed (someone else was faster)."""

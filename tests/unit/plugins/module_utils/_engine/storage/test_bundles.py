@@ -98,7 +98,7 @@ def test_layout_pointer_and_metadata(local, store, ca):
     assert "files" not in result["after"] and "public_key_sha256" not in result["after"]
     status = json.loads(local.load("certs/%s/www/status.json" % slug))
     assert status == {"consecutive_failures": 0, "last_attempt": "2026-01-02T03:04:05Z", "last_error": None,
-                      "last_success": "2026-01-02T03:04:05Z", "retry_after": None}
+                      "last_success": "2026-01-02T03:04:05Z", "retry_after": None, "last_failure_kind": None}
 
 
 class FailOn:

@@ -113,7 +113,29 @@ def test_throttling_that_does_not_stop_is_a_storage_error(fake, s3, sleeps):
     fake.failures = [("put_object", client_error("SlowDown", 503))] * 10
     with pytest.raises(StorageError, match="SlowDown"):
         s3.store("a", b"1")
-    assert len(sleeps) == 3
+    assert len(sleeps) == 4   # s3_max_attempts (5) attempts in all
+
+
+def test_an_unreachable_endpoint_fails_within_the_storage_timeout_and_then_at_once(fake, sleeps):
+    from botocore.exceptions import EndpointConnectionError, ReadTimeoutError
+    s3 = S3Storage(s3_bucket="b", client=fake, sleep=sleeps.append, storage_timeout=10)
+    fake.failures = [("put_object", EndpointConnectionError(endpoint_url="http://127.0.0.1:9")),
+                     ("put_object", ReadTimeoutError(endpoint_url="http://127.0.0.1:9"))] * 5
+    with pytest.raises(StorageError) as err:
+        s3.store("a", b"1")
+    assert err.value.details["unreachable"] and "storage_timeout=10s" in err.value.msg
+    assert len(sleeps) == 4
+    calls = len(fake.calls)
+    with pytest.raises(StorageError, match="unreachable"):   # the same task does not wait again
+        s3.load("a")
+    assert len(fake.calls) == calls
+
+
+def test_connection_errors_are_retried_within_the_deadline(fake, s3, sleeps):
+    from botocore.exceptions import EndpointConnectionError
+    fake.failures = [("put_object", EndpointConnectionError(endpoint_url="http://127.0.0.1:9"))] * 2
+    s3.store("a", b"1")
+    assert s3.load("a") == b"1" and len(sleeps) == 2
 
 
 def test_missing_bucket_names_the_field(fake, s3):
