@@ -84,6 +84,7 @@ def certificate_plan(certificate_list, staging_dir, key_type="ecdsa-p256", servi
             "renew_before_days": days,
             "profile": item.get("profile") or profile or None,
             "challenge": item.get("challenge") or challenge or "http-01",   # its DNS settings stay out of the plan
+            "preferred_chain": item.get("preferred_chain") or None,
             "services": list(item["services"] if item.get("services") is not None else services or []),
             "verify": verify if item.get("verify") is None else bool(item["verify"]),
             "verify_port": item.get("verify_port") or verify_port,
@@ -110,30 +111,42 @@ def certificate_due(plan, info, force=False, seen=None, retry_now=None):
     it is stored from there, no order. retry_now names certificates to try again
     although they are backing off after a failure.
     """
+    return list(certificate_due_reasons(plan, info, force, seen, retry_now))
+
+
+def certificate_due_reasons(plan, info, force=False, seen=None, retry_now=None):
+    """{name: why it is due} for the certificates certificate_due returns, in plan order."""
     stored = {entry["name"]: entry for entry in (info or {}).get("certificates", [])}
     earlier = {entry["name"]: entry.get("serial") for entry in (seen or {}).get("certificates", [])}
     retry_now = set(retry_now or [])
-    due = []
+    due = {}
     for cert in plan:
         entry = stored.get(cert["name"])
+        wanted = sorted(ident.lower().rstrip(".") for ident in cert["identifiers"])
         if entry is not None and entry.get("pending"):
-            due.append(cert["name"])  # issued by an earlier run and kept: store it
+            due[cert["name"]] = "issued by an earlier run and kept in the pending area: stored now"
         elif seen is not None and entry is not None and entry.get("serial") != earlier.get(cert["name"]):
             continue  # renewed by another run while we waited for the lock
         elif force:
-            due.append(cert["name"])
+            due[cert["name"]] = "forced (certificate_force_renewal)"
         elif entry is not None and entry.get("backing_off") and cert["name"] not in retry_now:
             continue  # failed recently: the CA is not asked again before next_attempt
-        elif entry is None or not entry.get("exists", True) or entry.get("due"):
-            due.append(cert["name"])
-        elif entry.get("identifiers") is not None and sorted(entry["identifiers"]) != sorted(
-                ident.lower().rstrip(".") for ident in cert["identifiers"]):
-            due.append(cert["name"])  # names added or removed
+        elif entry is None or not entry.get("exists", True):
+            due[cert["name"]] = "no certificate stored"
+        elif entry.get("due"):
+            due[cert["name"]] = entry.get("reason") or "due"
+        elif entry.get("identifiers") is not None and sorted(entry["identifiers"]) != wanted:
+            added = sorted(set(wanted) - set(entry["identifiers"]))
+            removed = sorted(set(entry["identifiers"]) - set(wanted))
+            due[cert["name"]] = "names changed:%s%s" % (
+                (" added " + ", ".join(added)) if added else "", (" removed " + ", ".join(removed)) if removed else "")
         elif policy.profile_changed(cert.get("profile"), entry.get("profile")):
-            due.append(cert["name"])  # another ACME profile asked for
+            due[cert["name"]] = "profile changed (%s -> %s)" % (
+                entry.get("profile") or "none", cert.get("profile") or "CA default")
         elif cert["renew_before_days"] is not None and entry.get("days_left") is not None \
                 and entry["days_left"] < cert["renew_before_days"]:
-            due.append(cert["name"])
+            due[cert["name"]] = "%s days left, fewer than renew_before_days %s" % (
+                entry["days_left"], cert["renew_before_days"])
     return due
 
 
@@ -166,6 +179,8 @@ def certificate_order_requests(plan, names, info=None, challenge="http-01", cert
                    "reuse_key": cert["reuse_key"], "private_key_path": cert["staging"]["privkey"],
                    "certificate_path": cert["staging"]["cert"], "chain_path": cert["staging"]["chain"],
                    "fullchain_path": cert["staging"]["fullchain"]}
+        if cert.get("preferred_chain"):
+            request["preferred_chain"] = cert["preferred_chain"]
         if replaces.get(cert["name"]):
             request["replaces"] = replaces[cert["name"]]
         if cert.get("profile"):
@@ -177,9 +192,22 @@ def certificate_order_requests(plan, names, info=None, challenge="http-01", cert
     return requests
 
 
-def certificate_deploy_files(plan, deploy_dir, info=None, names=None):
+def certificate_placeholders(plan, names):
+    """{name: {privkey, cert, chain, fullchain} PEM text} of self-signed, short-lived placeholders for the
+    named certificates (deployed where no certificate exists yet, so a server's TLS configuration loads)."""
+    placeholders = {}
+    for cert in plan:
+        if cert["name"] in (names or []):
+            key_pem, cert_pem = keys.placeholder_certificate(keys.parse_identifiers(cert["identifiers"], allow_wildcard=True))
+            placeholders[cert["name"]] = {"privkey": key_pem.decode(), "cert": cert_pem.decode(),
+                                          "chain": cert_pem.decode(), "fullchain": cert_pem.decode()}
+    return placeholders
+
+
+def certificate_deploy_files(plan, deploy_dir, info=None, names=None, pending=False, placeholders=None):
     """One entry per file to deploy on a host: destination, whether it is a key, and either the source in
-    staging or (given the storage info) the SHA-256 the deployed copy must have. names limits the certificates."""
+    staging or (given the storage info) the SHA-256 the deployed copy must have. names limits the certificates.
+    pending (check mode): a stand-in text for files that an order of this run would produce."""
     stored = {entry["name"]: entry.get("file_sha256") or {} for entry in (info or {}).get("certificates", [])}
     files = []
     for cert in plan:
@@ -190,6 +218,12 @@ def certificate_deploy_files(plan, deploy_dir, info=None, names=None):
                      "dest": cert["deploy"][kind] or posixpath.join(deploy_dir, cert["name"], kind + ".pem")}
             if info is not None:
                 entry["sha256"] = stored.get(cert["name"], {}).get(kind + ".pem") or ""
+            elif placeholders is not None:
+                if cert["name"] not in placeholders:
+                    continue
+                entry["text"] = placeholders[cert["name"]][kind]
+            elif pending:
+                entry["text"] = "(the %s.pem of the certificate that would be ordered)\n" % kind
             else:
                 entry["src"] = cert["staging"][kind]
             files.append(entry)
@@ -286,14 +320,21 @@ def certificate_serving_problems(result, host, checks):
 
 
 def certificate_status(info, plan, orders=None, issued=None, now=None, alert_days=None, would_order=None,
-                       elsewhere=None, serving=None):
+                       elsewhere=None, serving=None, errors=None, reasons=None, lost_hosts=None):
     """One status entry per managed certificate: expiry, what this run did, failures, whether to alert.
 
     An alert is due when a renewal failed, a host still serves another certificate after the reload
     (serving: certificate_serving_problems of every host), or the certificate is closer to expiry
     than alert_days (default: half of its renewal window, so it scales with the lifetime).
     elsewhere names certificates another run renewed while this one waited for the lock.
+    errors are the failures of this run's hosts ({host, task, msg, names}: an order that could not
+    start, a deploy, reload or verification that failed); each named certificate fails with them.
+    lost_hosts left the play without reaching the role's report (unreachable): every certificate fails.
     """
+    errors = list(errors or []) + [
+        {"host": host, "task": "connection", "msg": "host unreachable (or failed outside this role)",
+         "names": [cert["name"] for cert in plan]} for host in lost_hosts or []
+        if host not in [error.get("host") for error in errors or []]]
     now = now or datetime.datetime.now(datetime.timezone.utc).timestamp()
     stored = {entry["name"]: entry for entry in (info or {}).get("certificates", [])}
     results = {}
@@ -319,12 +360,13 @@ def certificate_status(info, plan, orders=None, issued=None, now=None, alert_day
             "next_attempt": entry.get("next_attempt"),
             "serial": entry.get("serial"),
         }
+        why_due = (reasons or {}).get(cert["name"])
         if cert["name"] in (would_order or []):  # check mode: nothing was ordered
-            item["action"], item["why"] = "would renew", entry.get("reason") or "no existing certificate"
+            item["action"], item["why"] = "would renew", why_due or entry.get("reason") or "no certificate stored"
         elif result.get("failed"):
             item["action"], item["why"] = "failed", result.get("msg", "")
         elif result.get("renewed"):
-            item["action"], item["why"] = "renewed", result.get("reason") or "due"
+            item["action"], item["why"] = "renewed", why_due or result.get("reason") or "due"
         elif cert["name"] in (elsewhere or []):
             item["action"] = "renewed by another run"
             item["why"] = "renewed by another run while this one waited for the lock (serial %s, expires %s)" % (
@@ -340,6 +382,16 @@ def certificate_status(info, plan, orders=None, issued=None, now=None, alert_day
             threshold = (not_after - renew_at) / 2
         else:
             threshold = 0
+        failed_here = {}  # the same error on several hosts (a task run once for all) is told once
+        for error in errors or []:
+            if cert["name"] in (error.get("names") or []):
+                cause = "%s: %s" % (error.get("task"), (error.get("msg") or "failed").strip())
+                failed_here.setdefault(cause, []).append(str(error.get("host")))
+        failed_here = ["%s: %s" % (", ".join(hosts), cause) for cause, hosts in failed_here.items()]
+        if failed_here:
+            before = "renewed, but " if item["action"] == "renewed" else ""
+            item["action"] = "failed"
+            item["why"] = before + "; ".join(failed_here)
         if item["action"] == "would renew":
             item["alert"] = False
         else:
@@ -418,8 +470,10 @@ class FilterModule:
             "certificate_request_errors": certificate_request_errors,
             "certificate_plan": certificate_plan,
             "certificate_due": certificate_due,
+            "certificate_due_reasons": certificate_due_reasons,
             "certificate_order_requests": certificate_order_requests,
             "certificate_deploy_files": certificate_deploy_files,
+            "certificate_placeholders": certificate_placeholders,
             "certificate_tls_checks": certificate_tls_checks,
             "certificate_services_of": certificate_services_of,
             "certificate_challenge_files": certificate_challenge_files,

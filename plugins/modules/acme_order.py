@@ -40,7 +40,9 @@ attributes:
     details: Reports whether the certificate is due and why; contacts no CA and writes nothing.
   diff_mode:
     support: partial
-    details: Shows the serial and expiry of the current certificate and that a new one would replace it.
+    details:
+      - Shows the names, serial and expiry of the current certificate and those of the one that would replace it
+        (names added or removed, serial old -> new); with O(certificates), one diff per due certificate.
 options:
   identifiers:
     description:
@@ -738,10 +740,12 @@ def _one(module, get_client, params, keep=None) -> dict:
     if not decision.due:
         return result
     result.update(changed=True, reason=decision.reason)
-    if module._diff:
-        result["diff"] = {"before": result.get("certificate", {}),
-                          "after": {"certificate": "a new certificate for %s" % ", ".join(
-                              i.value for i in request.identifiers)}}
+    if module._diff:  # names added or removed, serial and expiry old -> new
+        current = result.get("certificate") or {}
+        result["diff"] = {
+            "before": {key: current[key] for key in ("identifiers", "serial", "not_after") if key in current},
+            "after": {"identifiers": sorted(i.value for i in request.identifiers),
+                      "serial": "(new, from the order)", "not_after": "(new, from the order)"}}
     if module.check_mode:
         return result
     if params["webroot"]:
@@ -810,10 +814,13 @@ def _batch(module) -> dict:
         for entry in result.get("challenge_records", []):
             challenge_records.append(dict(entry, certificate=item["name"]))
     failed = [r for r in results if r.get("failed")]
+    diffs = [dict(r.pop("diff"), before_header=r["name"], after_header=r["name"]) for r in results if "diff" in r]
     out = {"changed": any(r.get("changed") for r in results), "certificates": results,
            "challenge_files": challenge_files, "challenge_records": challenge_records, "failed_count": len(failed),
            "order_urls": {r["name"]: r["order_url"] for r in results if r.get("order_url") and not r.get("renewed")},
            "renewed_count": len([r for r in results if r.get("renewed")])}
+    if diffs:
+        out["diff"] = diffs
     if failed and params["fail_on_error"]:
         module.fail_json(msg="%d of %d certificates failed: %s" % (len(failed), len(results), "; ".join(
             "%s: %s" % (r["name"], r["msg"]) for r in failed)), **out)

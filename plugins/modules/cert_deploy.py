@@ -136,6 +136,13 @@ stale_groups:
   returned: when O(compare_only=true)
   type: list
   elements: str
+missing_groups:
+  description:
+    - With O(compare_only), groups none of whose files exists yet (nothing deployed there; a server configured
+      to use these paths cannot load).
+  returned: when O(compare_only=true)
+  type: list
+  elements: str
 '''
 
 import base64
@@ -177,14 +184,17 @@ def _stale(path, sha256, mode, owner, group, parts=None) -> bool:
 
 def _compare(module, owner, group) -> dict:
     params = module.params
-    stale = []
+    stale, present = [], set()
     for index, item in enumerate(params["files"]):
         name = item["group"] or item["dest"]
         mode = fsio.mode_of(item["mode"] or (params["key_mode"] if item["key"] else params["mode"]),
                             "files[%d].mode" % index)
+        if os.path.lexists(item["dest"]):
+            present.add(name)
         if name not in stale and _stale(item["dest"], item["sha256"], mode, owner, group, item["sha256_parts"]):
             stale.append(name)
-    return {"changed": False, "changed_files": [], "changed_groups": [], "stale_groups": stale}
+    return {"changed": False, "changed_files": [], "changed_groups": [], "stale_groups": stale,
+            "missing_groups": [name for name in stale if name not in present]}
 
 
 def _work(module) -> dict:

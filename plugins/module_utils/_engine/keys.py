@@ -174,6 +174,29 @@ def make_csr(key, identifiers: list) -> bytes:
     return builder.sign(key, hashes.SHA256()).public_bytes(serialization.Encoding.PEM)
 
 
+PLACEHOLDER_NAME = "autotls.acme placeholder - not trusted, replaced by the real certificate"
+
+
+def placeholder_certificate(identifiers: list, hours: int = 24) -> tuple:
+    """(key PEM, certificate PEM) of a self-signed, short-lived stand-in for a certificate not issued yet.
+
+    Lets a server whose configuration names the deploy paths load before the first issuance; its
+    subject says what it is, so nobody mistakes it for the real certificate.
+    """
+    key = generate_private_key("ecdsa-p256")
+    names = [x509.IPAddress(ipaddress.ip_address(i.value)) if i.type == "ip" else x509.DNSName(i.value)
+             for i in identifiers]
+    subject = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, PLACEHOLDER_NAME[:64])])
+    now = datetime.datetime.now(datetime.timezone.utc)
+    cert = (x509.CertificateBuilder().subject_name(subject).issuer_name(subject).public_key(key.public_key())
+            .serial_number(x509.random_serial_number()).not_valid_before(now - datetime.timedelta(minutes=5))
+            .not_valid_after(now + datetime.timedelta(hours=hours))
+            .add_extension(x509.SubjectAlternativeName(names), critical=False)
+            .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
+            .sign(key, hashes.SHA256()))
+    return private_key_to_pem(key), cert.public_bytes(serialization.Encoding.PEM)
+
+
 def csr_identifiers(csr_pem, field_name: str = "csr", allow_wildcard: bool = False) -> list:
     if isinstance(csr_pem, str):
         csr_pem = csr_pem.encode()

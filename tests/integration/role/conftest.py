@@ -5,6 +5,7 @@ import re
 import socket
 import ssl
 import subprocess
+import sys
 
 import pytest
 import yaml
@@ -36,6 +37,9 @@ class Fleet:
         self.staging_base = os.path.join(workdir, "staging")
         os.makedirs(self.staging_base, mode=0o700, exist_ok=True)
         self.group_vars = {}
+        self.group = "web"  # the inventory group of the two hosts
+        self.all_vars = {}  # the inventory's `all` vars (certificate_hosts goes there)
+        self.host_vars = {host: {} for host in HOSTS}  # per-host values that win over the defaults below
         self.certificates = [{"name": "site", "identifiers": ["site.example.com", "www.site.example.com"],
                               "services": ["nginx"]}]
         self.write_inventory()
@@ -59,10 +63,10 @@ class Fleet:
                 "certificate_service_commands": {"nginx": {"check": nginx_cmd(addr, "-t", "-q"),
                                                            "reload": nginx_cmd(addr, "-s", "reload")}},
             }
+            hosts[host].update(self.host_vars[host])
         variables = {
             "ansible_connection": "local",
-            "ansible_python_interpreter": subprocess.run(["which", "python3"], capture_output=True, text=True,
-                                                         check=True).stdout.strip(),
+            "ansible_python_interpreter": os.path.realpath(sys.executable),
             "certificate_contact_email": "ops@example.com",
             "certificate_terms_agreed": True,
             "certificate_acme_directory": self.stack["ACME_DIRECTORY"],
@@ -81,7 +85,8 @@ class Fleet:
         variables.update(self.group_vars)
         variables = {name: value for name, value in variables.items() if value is not None}  # None: leave it out
         with open(self.inventory, "w") as handle:
-            yaml.safe_dump({"all": {"children": {"web": {"hosts": hosts, "vars": variables}}}}, handle)
+            yaml.safe_dump({"all": {"vars": self.all_vars,
+                                    "children": {self.group: {"hosts": hosts, "vars": variables}}}}, handle)
 
     def write_site(self, host, addr, extra=""):
         conf = ""
@@ -108,9 +113,10 @@ server {
 
     def served(self, addr, name="site.example.com", verify=True):
         """(serial, chain verified) of what nginx at addr serves for SNI name."""
-        root_path = os.path.join(self.workdir, "pebble-root.pem")
-        with open(root_path, "w") as handle:
-            handle.write(pebble_root(self.stack))
+        if verify:
+            root_path = os.path.join(self.workdir, "pebble-root.pem")
+            with open(root_path, "w") as handle:
+                handle.write(pebble_root(self.stack))
         context = ssl.create_default_context(cafile=root_path) if verify else ssl._create_unverified_context()
         with socket.create_connection((addr, TLS_PORT), timeout=5) as sock:
             with context.wrap_socket(sock, server_hostname=name) as tls:
