@@ -81,7 +81,7 @@ def test_broken_server_config_fails_loudly_and_keeps_serving(fleet):
 def test_check_mode_orders_nothing(fleet):
     orders = new_orders()
     out = fleet.site(check=True)
-    assert re.search(r"TASK \[autotls.acme.certificate : Would order.*\]\n(?:.*\n)*?changed: \[web1\]", out), out[-5000:]
+    assert re.search(r"TASK \[autotls.acme.certificate : Would order.*\]\n(?:.*\n)*?changed: \[web1 -> localhost\]", out), out[-5000:]
     assert re.search(r"site\s+expires -\s+would renew no certificate stored", out), out[-3000:]
     assert new_orders() == orders
     assert not os.path.exists(os.path.join(fleet.deploy_dir("web1"), "site"))
@@ -96,7 +96,7 @@ def test_check_diff_shows_a_pending_order(fleet):
     fleet.write_inventory()
     out = fleet.site(check=True)  # --check --diff
     pending = out.split("Would order", 1)[1].split("TASK [", 1)[0]
-    assert re.search(r"^changed: \[web1\]", pending, re.M), pending
+    assert re.search(r"^changed: \[web1 -> localhost\]", pending, re.M), pending
     assert re.search(r'^\+\s+"api.site.example.com",?$', pending, re.M), pending      # name added
     assert re.search(r'^-\s+"www.site.example.com",?$', pending, re.M), pending       # name removed
     assert re.search(r'^-\s+"serial": "%s",?$' % old, pending, re.M), pending         # serial old -> new
