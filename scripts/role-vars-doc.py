@@ -39,7 +39,8 @@ def _rows(options, prefix=""):
             kind += " (" + ", ".join(str(c) for c in spec["choices"]) + ")"
         yield "| `%s%s` | %s | %s | %s |" % (prefix, name, kind, _default(spec), _text(spec.get("description", "")))
         if spec.get("options"):
-            yield from _rows(spec["options"], prefix + name + "[]." if spec.get("type") == "list" else prefix + name + ".")
+            inner = prefix + name + ("[]." if spec.get("type") == "list" else ".")
+            yield from _rows(spec["options"], inner)
 
 
 def table():

@@ -34,7 +34,7 @@ class ActionModule(ActionBase):
                             content += handle.read()
                     except OSError as exc:
                         raise AnsibleActionFail("files[%d].%s: cannot read %s: %s" % (
-                            index, "src" if "src" in item else "srcs", source, exc.strerror))
+                            index, "src" if "src" in item else "srcs", source, exc.strerror)) from None
             elif "text" in item:
                 content = str(item["text"]).encode()
             else:

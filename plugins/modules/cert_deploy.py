@@ -44,7 +44,8 @@ options:
         type: list
         elements: path
       text:
-        description: The file's content as text (for example a challenge file's key authorization), instead of O(files[].src).
+        description:
+          - The file's content as text (for example a challenge file's key authorization), instead of O(files[].src).
         type: str
       state:
         description: V(absent) removes the file (a missing file is fine).

@@ -499,7 +499,8 @@ def _present(module, store, params=None):
                                  fields=fields)
     result = store.put(params["name"], bundle, account_uri=params["account_uri"], check_mode=module.check_mode,
                        profile=params["profile"] or _issued_profile(params))
-    out = {"changed": result["changed"], "certificate": result["after"], "new_version": result.get("new_version", False)}
+    out = {"changed": result["changed"], "certificate": result["after"],
+           "new_version": result.get("new_version", False)}
     if result.get("warnings"):
         out["warnings"] = result["warnings"]
     if result["changed"] and module._diff:

@@ -96,16 +96,17 @@ def run_tasks(workdir, tasks, check=False):
     results_path = os.path.join(str(workdir), "results.json")
     tasks = list(tasks) + [{
         "name": "Dump the results",
-        "ansible.builtin.copy": {"dest": results_path, "mode": "0600",
-                                 "content": "{{ {%s} | to_json }}" % ", ".join("'%s': %s" % (r, r) for r in registered)},
+        "ansible.builtin.copy": {"dest": results_path, "mode": "0600", "content": "{{ {%s} | to_json }}"
+                                 % ", ".join("'%s': %s" % (r, r) for r in registered)},
         "check_mode": False,
     }]
     playbook = os.path.join(str(workdir), "playbook.yml")
     with open(playbook, "w") as handle:
         json.dump([{"hosts": "localhost", "gather_facts": False, "tasks": tasks}], handle, indent=1)
     env = dict(os.environ, ANSIBLE_COLLECTIONS_PATH=os.path.join(ROOT, "build", "collections"), ANSIBLE_NOCOLOR="1",
-               ANSIBLE_RETRY_FILES_ENABLED="0", ANSIBLE_LOCALHOST_WARNING="0", ANSIBLE_PYTHON_INTERPRETER=sys.executable,
-               ANSIBLE_INVENTORY_UNPARSED_WARNING="0", ANSIBLE_PIPELINING="1")
+               ANSIBLE_RETRY_FILES_ENABLED="0", ANSIBLE_LOCALHOST_WARNING="0",
+               ANSIBLE_PYTHON_INTERPRETER=sys.executable, ANSIBLE_INVENTORY_UNPARSED_WARNING="0",
+               ANSIBLE_PIPELINING="1")
     cmd = ["ansible-playbook", "-i", "localhost,", "-c", "local", playbook] + (["--check"] if check else [])
     proc = subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=300, check=False)
     assert proc.returncode == 0, "ansible-playbook exited %s\n%s\n%s" % (

@@ -64,8 +64,8 @@ def dns01_value(key_authorization: str) -> str:
 def validate_token(token) -> str:
     """A token becomes a file name only if it is base64url (RFC 8555 section 8.3)."""
     if not isinstance(token, str) or not _BASE64URL.match(token):
-        raise ChallengeError("the CA sent a challenge token that is not base64url: %r; refusing to use it as a file name"
-                             % (token,), token=repr(token))
+        raise ChallengeError("the CA sent a challenge token that is not base64url: %r; refusing to use it as a file "
+                             "name" % (token,), token=repr(token))
     return token
 
 

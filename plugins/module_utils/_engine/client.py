@@ -178,13 +178,13 @@ class AcmeClient:
         self._directory = None
         self._v2 = None
 
-    def with_key(self, account_key) -> "AcmeClient":
+    def with_key(self, account_key) -> AcmeClient:
         """A client for the same CA and settings with another account key."""
         other = AcmeClient(self.directory_url, account_key, **self._settings)
         other._directory = self._directory
         return other
 
-    def clone(self) -> "AcmeClient":
+    def clone(self) -> AcmeClient:
         """Same CA, key and account, own network state (one per thread)."""
         directory = self.directory  # fetched once, shared by every clone
         other = AcmeClient(self.directory_url, self.account_key, **self._settings)

@@ -81,7 +81,7 @@ class ACMEProblem(EngineError):
         return short_type(self.type)
 
     @classmethod
-    def from_json(cls, body: dict, status=None, url=None, retry_after=None) -> "ACMEProblem":
+    def from_json(cls, body: dict, status=None, url=None, retry_after=None) -> ACMEProblem:
         return cls(body.get("type"), body.get("detail"), status=status, url=url,
                    subproblems=body.get("subproblems"), retry_after=retry_after)
 

@@ -263,8 +263,8 @@ class StandIn:
             return None
         address, port = self.http01_address
         name = self.authz[key]["value"]
-        request = urllib.request.Request("http://%s:%d/.well-known/acme-challenge/%s" % (address, port, self.token(key)),
-                                         headers={"Host": name})
+        url = "http://%s:%d/.well-known/acme-challenge/%s" % (address, port, self.token(key))
+        request = urllib.request.Request(url, headers={"Host": name})
         try:
             with urllib.request.urlopen(request, timeout=5) as answer:
                 content = answer.read().decode().strip()

@@ -6,6 +6,7 @@ profile: classic and tlsserver 90 days, shortlived 160 hours.
 """
 import datetime
 import json
+import pathlib
 
 import pytest
 
@@ -47,9 +48,9 @@ def test_profile_is_sent_in_new_order_and_lifetime_follows_it(issuing_standin, t
             identifiers=keys.parse_identifiers(["p.example.com"]), private_key_path=str(tmp_path / "key.pem"),
             fullchain_path=str(tmp_path / ("%s.pem" % profile)), profile=profile)
         result = issuance.issue_with_webroot(client, request, str(tmp_path / "webroot"))
-        info = keys.parse_certificate(open(request.fullchain_path, "rb").read())
+        info = keys.parse_certificate(pathlib.Path(request.fullchain_path).read_bytes())
         lifetimes[profile] = lifetime_days(info)
-        metadata = json.load(open(request.metadata_path))
+        metadata = json.loads(pathlib.Path(request.metadata_path).read_text())
         assert metadata["profile"] == result["profile"] == (profile or "classic")  # the CA names its default
     sent = [body.get("profile") for _m, _p, body in issuing_standin.seen("POST", "/new-order")]
     assert sent == ["shortlived", "classic", None]
@@ -148,7 +149,8 @@ def test_modules_order_with_a_profile_record_it_and_renew_when_it_changes(tls_st
     assert results["info"]["certificates"][0]["profile"] == "shortlived"
     assert results["check"]["changed"] and results["check"]["reason"] == "profile changed (shortlived -> classic)"
     bad = results["bad"]
-    assert bad["failed"] and bad["field"] == "profile" and bad["profiles_offered"] == ["classic", "shortlived", "tlsserver"]
+    assert bad["failed"] and bad["field"] == "profile"
+    assert bad["profiles_offered"] == ["classic", "shortlived", "tlsserver"]
     assert "offered: classic, shortlived, tlsserver" in bad["msg"]
     assert results["classic"]["renewed"] and results["classic"]["reason"] == "profile changed (shortlived -> classic)"
     a, b = results["many"]["certificates"]

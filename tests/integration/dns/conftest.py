@@ -9,6 +9,7 @@ checked against that user's policy, which is what these tests are about.
 """
 import json
 import os
+import pathlib
 import re
 import socket
 import subprocess
@@ -46,7 +47,7 @@ main(["-H", "127.0.0.1", "-p", sys.argv[1]])
 
 
 def documented_route53_policy(zone_id):
-    text = open(os.path.join(ROOT, "README.md")).read()
+    text = pathlib.Path(os.path.join(ROOT, "README.md")).read_text()
     for block in re.findall(r"```json\n(.*?)```", text, re.DOTALL):
         if "AutotlsDns01Records" in block:
             return json.loads(block.replace("ZONE-ID", zone_id))
@@ -70,7 +71,7 @@ def route53(tmp_path_factory):
     sock = socket.create_server(("127.0.0.1", 0))
     port = sock.getsockname()[1]
     sock.close()
-    log = open(str(tmp_path_factory.mktemp("moto-route53") / "moto.log"), "w")
+    log = open(str(tmp_path_factory.mktemp("moto-route53") / "moto.log"), "w")  # noqa: SIM115 (the server's stdout)
     proc = subprocess.Popen([sys.executable, "-c", MOTO_ROUTE53_WITH_IAM, str(port)], stdout=log,
                             stderr=subprocess.STDOUT)
     url = "http://127.0.0.1:%d" % port

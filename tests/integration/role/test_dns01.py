@@ -2,6 +2,7 @@
 through the stack's bind9), secrets kept out of every output."""
 import json
 import os
+import pathlib
 import socket
 import ssl
 import subprocess
@@ -60,12 +61,12 @@ def test_http01_and_dns01_certificates_in_one_run(fleet, stack, webhook):  # noq
             assert served(stack, addr, name) == fleet.stored_serial("wild")
     assert dig_txt(stack, "_acme-challenge.dns.test") == ""
     # the TSIG secrets appear nowhere: -vvv output, status, metrics, webhook
-    reports = [out, open(status).read(), open(metrics).read(), json.dumps(webhook[1])]
+    reports = [out, pathlib.Path(status).read_text(), pathlib.Path(metrics).read_text(), json.dumps(webhook[1])]
     assert any("refused" in json.dumps(item) for item in webhook[1])          # the failure was reported
     for secret in (stack["DNS_TSIG_SECRET"], stack["DNS_READONLY_TSIG_SECRET"]):
         for text in reports:
             assert secret not in text
-    entries = {entry["name"]: entry for entry in json.load(open(status))["certificates"]}
+    entries = {entry["name"]: entry for entry in json.loads(pathlib.Path(status).read_text())["certificates"]}
     assert entries["wild"]["action"] == "renewed" and entries["refused"]["action"] == "failed"
 
 

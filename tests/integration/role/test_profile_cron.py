@@ -3,6 +3,7 @@
 under `env -i` from /, renews the certificate once half its lifetime is gone, deploys and verifies it."""
 import datetime
 import os
+import pathlib
 import re
 import ssl
 import subprocess
@@ -97,7 +98,7 @@ def test_six_day_certificates_renew_from_the_hourly_cron_job(fleet, short_ca):
     fleet.play.run(playbook)
     aged = stored(fleet)
     done = run()
-    log = open(variables["renewal_cron_log_file"]).read()
+    log = pathlib.Path(variables["renewal_cron_log_file"]).read_text()
     assert done.returncode == 0, log[-3000:]
     assert re.search(r"site\s+expires \S+\s+renewed ", log), log[-3000:]
     renewed = stored(fleet)

@@ -2,6 +2,7 @@
 import http.server
 import json
 import os
+import pathlib
 import random
 import re
 import subprocess
@@ -19,7 +20,7 @@ CERTS = [{"name": name, "identifiers": ["%s.example.com" % name], "services": ["
 class Receiver(http.server.BaseHTTPRequestHandler):
     received = []
 
-    def do_POST(self):  # noqa: N802 (http.server's naming)
+    def do_POST(self):
         body = self.rfile.read(int(self.headers["Content-Length"]))
         Receiver.received.append(json.loads(body))
         self.send_response(204)
@@ -78,9 +79,9 @@ def test_nothing_due_changes_nothing_and_exits_zero(three):
     out = three.renew()
     assert set(recap_changed(out).values()) == {0}, out[-3000:]
     assert new_orders() == orders
-    status = json.load(open(three.status))["certificates"]
+    status = json.loads(pathlib.Path(three.status).read_text())["certificates"]
     assert [s["action"] for s in status] == ["kept"] * 3 and not any(s["alert"] for s in status)
-    metrics = open(three.metrics).read()
+    metrics = pathlib.Path(three.metrics).read_text()
     assert 'autotls_certificate_alert{name="c"} 0' in metrics
     assert three.received == []
 
@@ -93,15 +94,15 @@ def test_failure_alerts_keeps_the_old_certificate_and_backs_off(three, tmp_path)
     three.certificates[2]["identifiers"] = ["c.example.com", "fresh-%d.example.com" % random.randrange(10 ** 9)]
     unserved = str(tmp_path / "not-served")  # HTTP-01 will find nothing there
     three.write_inventory()
-    inventory = open(three.inventory).read()
+    inventory = pathlib.Path(three.inventory).read_text()
     with open(three.inventory, "w") as handle:
         handle.write(re.sub(r"certificate_webroot: .*", "certificate_webroot: " + unserved, inventory))
     out = three.renew(expect_rc=2)
     assert "c: " in out and "could not validate" in out
-    status = {s["name"]: s for s in json.load(open(three.status))["certificates"]}
+    status = {s["name"]: s for s in json.loads(pathlib.Path(three.status).read_text())["certificates"]}
     assert status["c"]["action"] == "failed" and status["c"]["consecutive_failures"] == 1 and status["c"]["alert"]
     assert status["a"]["action"] == "kept" and not status["a"]["alert"]
-    metrics = open(three.metrics).read()
+    metrics = pathlib.Path(three.metrics).read_text()
     assert 'autotls_certificate_consecutive_failures{name="c"} 1' in metrics
     assert 'autotls_certificate_alert{name="c"} 1' in metrics
     assert [alert["certificate"] for alert in three.received] == ["c"]

@@ -172,7 +172,8 @@ def stored_keys(kind, options, services=None):
         return sorted(item["Key"] for item in response.get("Contents", []))
     if kind == "gcs":
         client = gcs_client(options["gcs_endpoint_url"])
-        return sorted(blob.name for blob in client.list_blobs(options["gcs_bucket"], prefix=options["gcs_prefix"] + "/"))
+        blobs = client.list_blobs(options["gcs_bucket"], prefix=options["gcs_prefix"] + "/")
+        return sorted(blob.name for blob in blobs)
     import redis
     client = redis.Redis.from_url(options["redis_url"])
     return sorted(key.decode() for key in client.scan_iter(match=options["redis_prefix"] + ":*"))

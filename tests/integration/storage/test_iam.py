@@ -7,6 +7,7 @@ checked against the policy (moto evaluates actions and resources).
 """
 import json
 import os
+import pathlib
 import re
 import socket
 import subprocess
@@ -42,7 +43,7 @@ def documented_policy():
     for path in DOCS:
         if not os.path.exists(path):
             continue
-        for block in re.findall(r"```json\n(.*?)```", open(path).read(), re.DOTALL):
+        for block in re.findall(r"```json\n(.*?)```", pathlib.Path(path).read_text(), re.DOTALL):
             if "AutotlsCertStoreObjects" in block:
                 return json.loads(block.replace("BUCKET", BUCKET).replace("PREFIX", PREFIX))
     pytest.fail("no IAM policy with Sid AutotlsCertStoreObjects in %s" % " or ".join(DOCS))
@@ -53,7 +54,7 @@ def iam_moto(tmp_path_factory):
     sock = socket.create_server(("127.0.0.1", 0))
     port = sock.getsockname()[1]
     sock.close()
-    log = open(str(tmp_path_factory.mktemp("moto-iam") / "moto.log"), "w")
+    log = open(str(tmp_path_factory.mktemp("moto-iam") / "moto.log"), "w")  # noqa: SIM115 (the server's stdout)
     proc = subprocess.Popen([sys.executable, "-c", MOTO_WITH_IAM, str(port)], stdout=log, stderr=subprocess.STDOUT)
     url = "http://127.0.0.1:%d" % port
     try:

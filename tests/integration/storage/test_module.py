@@ -2,6 +2,7 @@
 import datetime
 import json
 import os
+import pathlib
 import stat
 import subprocess
 
@@ -124,10 +125,10 @@ def test_cert_store_through_ansible(kind, full, many, options, tmp_path, ca):
     assert check["diff"]["after"]["serial"] == serial2 and "files" not in check["diff"]["after"]
     assert r["fetch"]["changed"] and sorted(r["fetch"]["files"]) == sorted(dests.values())
     assert r["fetch"]["certificate"]["serial"] == serial1    # the check-mode upload stored nothing
-    assert open(dests["private_key_path"], "rb").read() == key1 and mode_of(dests["private_key_path"]) == 0o600
-    assert open(dests["certificate_path"], "rb").read() == cert1 and mode_of(dests["certificate_path"]) == 0o640
-    assert open(dests["chain_path"], "rb").read() == chain1
-    assert open(dests["fullchain_path"], "rb").read() == cert1 + chain1
+    assert pathlib.Path(dests["private_key_path"]).read_bytes() == key1 and mode_of(dests["private_key_path"]) == 0o600
+    assert pathlib.Path(dests["certificate_path"]).read_bytes() == cert1 and mode_of(dests["certificate_path"]) == 0o640
+    assert pathlib.Path(dests["chain_path"]).read_bytes() == chain1
+    assert pathlib.Path(dests["fullchain_path"]).read_bytes() == cert1 + chain1
     assert r["info_many"]["count"] == many and set(r["info_many"]["due"]) == expected_due
     token = r["lock"]["lock"]["token"]
     assert r["lock"]["changed"] and token
@@ -230,7 +231,7 @@ def test_ansible_doc_renders(module, options):
 def test_secrets_are_no_log(secret_option):
     from ansible_collections.autotls.acme.plugins.module_utils._argspec import storage_argument_spec as argument_spec
     import ansible_collections.autotls.acme.plugins.modules.cert_store as module_file
-    source = open(module_file.__file__).read()
+    source = pathlib.Path(module_file.__file__).read_text()
     spec = argument_spec()
     if secret_option in spec:
         assert spec[secret_option]["no_log"] is True

@@ -105,7 +105,7 @@ class RFC2136Provider(Provider):
             if tsig_error:
                 words += ", TSIG error %s" % dns.rcode.to_text(tsig_error)
             extended = ["%s%s" % (getattr(option, "code", ""), (": " + option.text) if getattr(option, "text", None)
-                                  else "") for option in getattr(response, "extended_errors", lambda: [])()]
+                                  else "") for option in getattr(response, "extended_errors", list)()]
             if extended:
                 words += ", extended error " + "; ".join(str(e) for e in extended)
             raise DNSError("the DNS server %s answered %s to %s" % (self.where, words, what), dns_server=self.where,

@@ -56,9 +56,11 @@ class Route53Provider(Provider):
             self.client = client
             return
         try:
-            session = boto3.session.Session(aws_access_key_id=access_key or None, aws_secret_access_key=secret_key or None,
+            session = boto3.session.Session(aws_access_key_id=access_key or None,
+                                            aws_secret_access_key=secret_key or None,
                                             aws_session_token=session_token or None)
-            self.client = session.client("route53", region_name=region or "us-east-1", endpoint_url=endpoint_url or None,
+            self.client = session.client("route53", region_name=region or "us-east-1",
+                                         endpoint_url=endpoint_url or None,
                                          config=Config(retries={"mode": "standard", "max_attempts": 5},
                                                        connect_timeout=timeout, read_timeout=timeout))
         except (BotoCoreError, ValueError) as exc:

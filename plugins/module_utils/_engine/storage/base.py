@@ -217,7 +217,8 @@ class Storage(abc.ABC):
         return self.kind
 
     def close(self) -> None:
-        pass
+        """Release connections and clients; backends that hold none keep this default."""
+        return None
 
     # ---- locks -----------------------------------------------------------------------------
 

@@ -135,7 +135,7 @@ class Bundle:
                 "fullchain.pem": self.fullchain}
 
     @classmethod
-    def from_files(cls, files: dict) -> "Bundle":
+    def from_files(cls, files: dict) -> Bundle:
         return cls(files[KEY_FILE], files["cert.pem"], files["chain.pem"], files["fullchain.pem"])
 
 

@@ -35,7 +35,8 @@ def test_wildcards_only_when_allowed():
 
 
 @pytest.mark.parametrize("text, parsed", [("192.0.2.1", ("192.0.2.1", 53)), ("127.0.0.1:8054", ("127.0.0.1", 8054)),
-                                          ("[2001:db8::1]:5353", ("2001:db8::1", 5353)), ("2001:db8::1", ("2001:db8::1", 53))])
+                                          ("[2001:db8::1]:5353", ("2001:db8::1", 5353)),
+                                          ("2001:db8::1", ("2001:db8::1", 53))])
 def test_server_addresses(text, parsed):
     assert parse_server(text, "dns.server") == parsed
 

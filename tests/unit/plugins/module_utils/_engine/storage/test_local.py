@@ -1,6 +1,7 @@
 """The local backend: permissions, listing, lock records."""
 import json
 import os
+import pathlib
 import stat
 import time
 
@@ -61,7 +62,7 @@ def test_delete_prunes_empty_directories(local):
 def test_lock_record_has_no_secret_in_its_public_state(local):
     lock = local.lock("www", 30)
     path = os.path.join(local.root, "locks", "www.lock")
-    record = json.loads(open(path).read())
+    record = json.loads(pathlib.Path(path).read_text())
     assert record["owner"] == lock.owner and record["expires"] == pytest.approx(time.time() + 30, abs=2)
     state = local.lock_state("www")
     assert state.held and lock.owner not in json.dumps(state.to_result())
@@ -78,7 +79,7 @@ def test_a_stale_record_is_taken_over_and_a_fresh_one_is_not(local):
     with open(path, "w") as handle:
         json.dump({"owner": "crashed", "expires": time.time() - 1}, handle)
     lock = local.lock("www", 10)
-    assert json.load(open(path))["owner"] == lock.owner
+    assert json.loads(pathlib.Path(path).read_text())["owner"] == lock.owner
 
 
 def test_an_unreadable_record_counts_as_held_for_the_requested_ttl_from_its_mtime(local):
