@@ -10,14 +10,15 @@ from __future__ import annotations
 import datetime
 import posixpath
 
-from ansible_collections.autotls.acme.plugins.module_utils._engine import account, keys, policy
+from ansible_collections.autotls.acme.plugins.module_utils._engine import account, keys, layout, policy, timefmt
 from ansible_collections.autotls.acme.plugins.module_utils._engine.dns01 import providers as dns_providers
 from ansible_collections.autotls.acme.plugins.module_utils._engine.errors import InputError
 from ansible_collections.autotls.acme.plugins.module_utils._engine.storage.bundles import validate_name
 
-FILES = ("privkey", "cert", "chain", "fullchain")
-PATH_OPTIONS = {"privkey": "private_key_path", "cert": "certificate_path", "chain": "chain_path",
-                "fullchain": "fullchain_path"}
+FILES = layout.KINDS   # privkey, cert, chain, fullchain
+PATH_OPTIONS = {layout.kind_of(part): part + "_path" for part in layout.PARTS}
+KEY_KIND = layout.kind_of(layout.KEY_PART)
+COMBINED = (KEY_KIND, layout.kind_of("fullchain"))   # HAProxy's one file: the key, then the full chain
 
 
 def _dns_of(item, default_dns):
@@ -96,7 +97,7 @@ def certificate_plan(certificate_list, staging_dir, key_type="ecdsa-p256", servi
         }
         for kind in FILES:
             entry["deploy"][kind] = item.get(PATH_OPTIONS[kind])
-            entry["staging"][kind] = posixpath.join(staging_dir, name, kind + ".pem")
+            entry["staging"][kind] = posixpath.join(staging_dir, name, layout.FILE_OF_KIND[kind])
         plan.append(entry)
     return plan
 
@@ -176,9 +177,8 @@ def certificate_order_requests(plan, names, info=None, challenge="http-01", cert
         if cert["name"] not in wanted or cert.get("challenge", "http-01") != challenge:
             continue
         request = {"name": cert["name"], "identifiers": cert["identifiers"], "key_type": cert["key_type"],
-                   "reuse_key": cert["reuse_key"], "private_key_path": cert["staging"]["privkey"],
-                   "certificate_path": cert["staging"]["cert"], "chain_path": cert["staging"]["chain"],
-                   "fullchain_path": cert["staging"]["fullchain"]}
+                   "reuse_key": cert["reuse_key"]}
+        request.update((option, cert["staging"][kind]) for kind, option in PATH_OPTIONS.items())
         if cert.get("preferred_chain"):
             request["preferred_chain"] = cert["preferred_chain"]
         if replaces.get(cert["name"]):
@@ -198,9 +198,9 @@ def certificate_placeholders(plan, names):
     placeholders = {}
     for cert in plan:
         if cert["name"] in (names or []):
-            key_pem, cert_pem = keys.placeholder_certificate(keys.parse_identifiers(cert["identifiers"], allow_wildcard=True))
-            placeholders[cert["name"]] = {"privkey": key_pem.decode(), "cert": cert_pem.decode(),
-                                          "chain": cert_pem.decode(), "fullchain": cert_pem.decode()}
+            identifiers = keys.parse_identifiers(cert["identifiers"], allow_wildcard=True)
+            key_pem, cert_pem = keys.placeholder_certificate(identifiers)
+            placeholders[cert["name"]] = {kind: (key_pem if kind == KEY_KIND else cert_pem).decode() for kind in FILES}
     return placeholders
 
 
@@ -214,16 +214,17 @@ def certificate_deploy_files(plan, deploy_dir, info=None, names=None, pending=Fa
         if names is not None and cert["name"] not in names:
             continue
         for kind in FILES:
-            entry = {"group": cert["name"], "key": kind == "privkey",
-                     "dest": cert["deploy"][kind] or posixpath.join(deploy_dir, cert["name"], kind + ".pem")}
+            filename = layout.FILE_OF_KIND[kind]
+            entry = {"group": cert["name"], "key": filename == layout.KEY_FILE,
+                     "dest": cert["deploy"][kind] or posixpath.join(deploy_dir, cert["name"], filename)}
             if info is not None:
-                entry["sha256"] = stored.get(cert["name"], {}).get(kind + ".pem") or ""
+                entry["sha256"] = stored.get(cert["name"], {}).get(filename) or ""
             elif placeholders is not None:
                 if cert["name"] not in placeholders:
                     continue
                 entry["text"] = placeholders[cert["name"]][kind]
             elif pending:
-                entry["text"] = "(the %s.pem of the certificate that would be ordered)\n" % kind
+                entry["text"] = "(the %s of the certificate that would be ordered)\n" % filename
             else:
                 entry["src"] = cert["staging"][kind]
             files.append(entry)
@@ -231,9 +232,9 @@ def certificate_deploy_files(plan, deploy_dir, info=None, names=None, pending=Fa
             entry = {"group": cert["name"], "key": True, "dest": cert["combined"]}
             if info is not None:
                 hashes = stored.get(cert["name"], {})
-                entry["sha256_parts"] = [hashes.get("privkey.pem") or "", hashes.get("fullchain.pem") or ""]
+                entry["sha256_parts"] = [hashes.get(layout.FILE_OF_KIND[kind]) or "" for kind in COMBINED]
             else:
-                entry["srcs"] = [cert["staging"]["privkey"], cert["staging"]["fullchain"]]
+                entry["srcs"] = [cert["staging"][kind] for kind in COMBINED]
             files.append(entry)
     return files
 
@@ -295,9 +296,7 @@ def certificate_tls_checks(plan, serials, address):
 
 
 def _epoch(iso):
-    if not iso:
-        return None
-    return datetime.datetime.strptime(iso, "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=datetime.timezone.utc).timestamp()
+    return timefmt.epoch_of(iso)
 
 
 def certificate_serving_problems(result, host, checks):

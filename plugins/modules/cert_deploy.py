@@ -169,18 +169,13 @@ def _is_concatenation(content: bytes, digests: list) -> bool:
 
 
 def _stale(path, sha256, mode, owner, group, parts=None) -> bool:
-    try:
-        st = os.stat(path)
-    except OSError:
-        return True
-    if (st.st_mode & 0o7777) != mode or (owner is not None and st.st_uid != owner) or (
-            group is not None and st.st_gid != group):
-        return True
-    with open(path, "rb") as handle:
-        content = handle.read()
-    if parts:
-        return not _is_concatenation(content, [digest or "" for digest in parts])
-    return hashlib.sha256(content).hexdigest() != (sha256 or "")
+    """Whether the file at path is missing or differs from what it must be: its content known by its SHA-256,
+    or (parts) by the SHA-256 of each part it concatenates."""
+    def matches(content: bytes) -> bool:
+        if parts:
+            return _is_concatenation(content, [digest or "" for digest in parts])
+        return hashlib.sha256(content).hexdigest() == (sha256 or "")
+    return fsio.needs_write(fsio.FileSpec(path, b"", mode, owner=owner, group=group), matches)
 
 
 def _compare(module, owner, group) -> dict:

@@ -451,14 +451,12 @@ from ansible.module_utils.basic import AnsibleModule
 
 from ansible_collections.autotls.acme.plugins.module_utils import _adapter
 from ansible_collections.autotls.acme.plugins.module_utils._argspec import STAGING_DIRECTORY, storage_argument_spec
-from ansible_collections.autotls.acme.plugins.module_utils._engine import deps, fsio, keys, pending, policy, storage
+from ansible_collections.autotls.acme.plugins.module_utils._engine import deps, fsio, keys, layout, pending, policy, storage
 from ansible_collections.autotls.acme.plugins.module_utils._engine.errors import (
     INFRASTRUCTURE, EngineError, InputError, StorageError)
 from ansible_collections.autotls.acme.plugins.module_utils._engine.storage import bundles
 
-PARTS = ("private_key", "certificate", "chain", "fullchain")
-FILE_OF = {"private_key": bundles.KEY_FILE, "certificate": "cert.pem", "chain": "chain.pem",
-           "fullchain": "fullchain.pem"}
+PARTS = layout.PARTS
 
 
 def _read_source(params, part):
@@ -524,8 +522,8 @@ def _fetched(module, store, params=None):
     for part in PARTS:
         path = params[part + "_path"]
         if path:
-            specs.append(fsio.FileSpec(path, files[FILE_OF[part]], key_mode if part == "private_key" else cert_mode,
-                                       owner=owner, group=group))
+            mode = key_mode if part == layout.KEY_PART else cert_mode
+            specs.append(fsio.FileSpec(path, files[layout.FILE_OF[part]], mode, owner=owner, group=group))
     if module.check_mode:
         changed = [spec.path for spec in specs if fsio.needs_write(spec)]
     else:
@@ -537,17 +535,13 @@ def _fetched(module, store, params=None):
     return out
 
 
-BUNDLE_FILES = {"private_key": "privkey.pem", "certificate": "cert.pem", "chain": "chain.pem",
-                "fullchain": "fullchain.pem"}
-
-
 def _per_name(params, name, directory_option):
     """params for one certificate of a batch: its files are <directory>/<name>/<part>.pem."""
     directory = params[directory_option]
     if not directory:
         raise InputError(directory_option, "is required with names for state=%s" % params["state"])
     one = dict(params, name=name)
-    for part, filename in BUNDLE_FILES.items():
+    for part, filename in layout.FILES:
         one[part + "_path"] = os.path.join(directory, name, filename)
         one[part + "_content"] = None
     if params["state"] == "present" and not os.path.exists(one["fullchain_path"]):

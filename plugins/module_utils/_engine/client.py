@@ -32,8 +32,6 @@ try:
 except ImportError:  # reported by the module through deps.missing()
     _NetworkBase = object
 
-LETSENCRYPT_STAGING = "https://acme-staging-v02.api.letsencrypt.org/directory"
-LETSENCRYPT_PRODUCTION = "https://acme-v02.api.letsencrypt.org/directory"
 USER_AGENT = "autotls.acme (acme-python)"
 RETRYABLE_STATUS = (429, 500, 502, 503, 504)
 # badNonce: the first retries go out at once (each with the fresh nonce the error carried); after

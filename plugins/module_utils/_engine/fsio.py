@@ -13,6 +13,7 @@ import os
 import pwd
 import tempfile
 from dataclasses import dataclass
+from typing import Callable
 
 from .errors import EngineError, InputError
 
@@ -74,8 +75,12 @@ def read_bytes(path: str) -> bytes | None:
         return None
 
 
-def needs_write(spec: FileSpec) -> bool:
-    """True when the file is missing or differs in content, mode or ownership."""
+def needs_write(spec: FileSpec, content_matches: Callable[[bytes], bool] | None = None) -> bool:
+    """True when the file is missing or differs in content, mode or ownership.
+
+    content_matches(data) judges the content instead of a comparison with spec.content, for a
+    caller that knows only a digest of what the file must hold.
+    """
     try:
         st = os.stat(spec.path)
     except (FileNotFoundError, NotADirectoryError):
@@ -86,7 +91,10 @@ def needs_write(spec: FileSpec) -> bool:
         return True
     if spec.group is not None and st.st_gid != spec.group:
         return True
-    return read_bytes(spec.path) != spec.content
+    data = read_bytes(spec.path)
+    if data is None:
+        return True
+    return not content_matches(data) if content_matches is not None else data != spec.content
 
 
 def _fsync_dir(directory: str) -> None:

@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from . import challenge, keys, order, policy
 from .errors import ACMEProblem, EngineError, InputError
 from .fsio import KEY_MODE, PUBLIC_MODE, FileSpec, read_bytes, write_together
+from .timefmt import iso
 
 METADATA_SUFFIX = ".acme.json"
 
@@ -34,7 +35,6 @@ class CertificateRequest:
     force: bool = False
     preferred_chain: str | None = None
     existing_certificate_pem: bytes | None = None
-    file_mode: int = PUBLIC_MODE
     owner: int | None = None
     group: int | None = None
     name: str = field(default="")
@@ -174,7 +174,7 @@ def _written(directory_url, account_uri, request, key_pem, issued, reason, order
         "not_after": issued.info.to_result()["not_after"],
         "key_type": keys.key_type_of(keys.load_private_key(key_pem, "private_key_path")) if key_pem else None,
         "profile": issued.profile or request.profile,
-        "obtained_at": policy.utcnow().strftime("%Y-%m-%dT%H:%M:%SZ"),
+        "obtained_at": iso(policy.utcnow()),
     }
     write_outputs(request, key_pem, issued, metadata)
     return {
@@ -219,9 +219,9 @@ def write_outputs(request: CertificateRequest, key_pem, issued, metadata: dict) 
     for path, content in ((request.certificate_path, issued.certificate), (request.chain_path, issued.chain),
                           (request.fullchain_path, issued.fullchain)):
         if path:
-            specs.append(FileSpec(path, content, mode=request.file_mode, **own))
+            specs.append(FileSpec(path, content, mode=PUBLIC_MODE, **own))
     specs.append(FileSpec(request.metadata_path, (json.dumps(metadata, indent=2, sort_keys=True) + "\n").encode(),
-                          mode=request.file_mode, **own))
+                          mode=PUBLIC_MODE, **own))
     return write_together(specs)
 
 

@@ -10,6 +10,7 @@ import re
 from dataclasses import dataclass, field
 
 from .errors import InputError
+from .timefmt import iso
 
 try:
     from cryptography import x509
@@ -54,8 +55,8 @@ class CertInfo:
     def to_result(self) -> dict:
         return {
             "serial": self.serial,
-            "not_before": self.not_before.strftime("%Y-%m-%dT%H:%M:%SZ"),
-            "not_after": self.not_after.strftime("%Y-%m-%dT%H:%M:%SZ"),
+            "not_before": iso(self.not_before),
+            "not_after": iso(self.not_after),
             "identifiers": [ident.value for ident in self.identifiers],
             "subject": self.subject,
             "issuer": self.issuer,
@@ -254,8 +255,3 @@ def parse_certificate(pem, field_name: str = "certificate") -> CertInfo:
         issuer_cn=str(issuer_cns[0].value) if issuer_cns else "",
         public_key_sha256=_public_sha256(cert.public_key()),
     )
-
-
-def issuer_common_name(pem) -> str:
-    """Common name of the issuer of the first certificate in pem (chain selection)."""
-    return parse_certificate(pem).issuer_cn

@@ -11,6 +11,8 @@ from __future__ import annotations
 import datetime
 from dataclasses import dataclass
 
+from .timefmt import iso as _iso
+
 SHORT_LIVED = datetime.timedelta(days=10)
 # Issuer names of well-known test CAs: a certificate from one of them is never
 # kept when production is asked for, even if we cannot tell which directory issued it.
@@ -32,10 +34,6 @@ class RenewalDecision:
         if self.renew_at is not None:
             result["renew_at"] = _iso(self.renew_at)
         return result
-
-
-def _iso(moment: datetime.datetime) -> str:
-    return moment.astimezone(datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def utcnow() -> datetime.datetime:

@@ -45,6 +45,7 @@ from dataclasses import dataclass, field
 
 from .. import runs
 from ..errors import InputError, LockError
+from ..timefmt import iso_epoch
 
 RESERVED_TOP = "locks"
 MAX_KEY_LENGTH = 900           # S3 allows 1024 bytes; leave room for a prefix
@@ -87,7 +88,7 @@ def new_token() -> str:
 def iso(epoch: float | None) -> str | None:
     if epoch is None:
         return None
-    return datetime.datetime.fromtimestamp(epoch, datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+    return iso_epoch(epoch)
 
 
 def holder_identity() -> dict:

@@ -44,21 +44,22 @@ import secrets
 import urllib.parse
 from dataclasses import dataclass
 
-from .. import ari, keys, policy
+from .. import ari, keys, layout, policy
 from ..client import RETRYABLE_STATUS
 from ..errors import ACMEProblem, EngineError, InputError, StorageError, TransportError
+from ..timefmt import iso as _iso
+from ..timefmt import parse_iso as _parse_iso
 
 FORMAT = 1
 POINTER = "current.json"
 STATUS = "status.json"
-KEY_FILE = "privkey.pem"
-FILES = (KEY_FILE, "cert.pem", "chain.pem", "fullchain.pem")
+KEY_FILE = layout.KEY_FILE
+FILES = layout.FILE_NAMES
 KEEP_VERSIONS = 2
 MAX_NAME = 200
 MAX_ERROR = 2000
 READ_RETRIES = 3
 _NAME = re.compile(r"^[A-Za-z0-9_*@+=,~][A-Za-z0-9._*@+=,~-]*$")
-_ISO = "%Y-%m-%dT%H:%M:%SZ"
 PUBLIC_FIELDS = ("name", "version", "acme_directory", "account_uri", "identifiers", "not_before", "not_after",
                  "serial", "key_type", "issuer", "subject", "obtained_at", "stored_at", "ari_id", "profile")
 LIFETIME_WINDOW_REASON = "within renewal window"   # how policy.decide words a lifetime-window renewal
@@ -105,17 +106,6 @@ def _sha256(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()
 
 
-def _iso(moment: datetime.datetime) -> str:
-    return moment.astimezone(datetime.timezone.utc).strftime(_ISO)
-
-
-def _parse_iso(text):
-    try:
-        return datetime.datetime.strptime(text, _ISO).replace(tzinfo=datetime.timezone.utc)
-    except (TypeError, ValueError):
-        return None
-
-
 def _as_bytes(value) -> bytes | None:
     if value is None:
         return None
@@ -125,18 +115,18 @@ def _as_bytes(value) -> bytes | None:
 
 @dataclass
 class Bundle:
+    """The four parts of a certificate; the fields are named as layout.PARTS."""
     private_key: bytes
     certificate: bytes
     chain: bytes
     fullchain: bytes
 
     def files(self) -> dict:
-        return {KEY_FILE: self.private_key, "cert.pem": self.certificate, "chain.pem": self.chain,
-                "fullchain.pem": self.fullchain}
+        return {filename: getattr(self, part) for part, filename in layout.FILES}
 
     @classmethod
     def from_files(cls, files: dict) -> Bundle:
-        return cls(files[KEY_FILE], files["cert.pem"], files["chain.pem"], files["fullchain.pem"])
+        return cls(**{part: files[filename] for part, filename in layout.FILES})
 
 
 def make_bundle(private_key, certificate=None, chain=None, fullchain=None, fields: dict | None = None) -> Bundle:

@@ -47,8 +47,6 @@ try:
 except ImportError:  # reported by the module through deps.missing()
     pass
 
-OPTIONS = {"gcs_bucket", "gcs_prefix", "gcs_project", "gcs_credentials_file", "gcs_credentials_content",
-           "gcs_kms_key_name", "gcs_endpoint_url", "gcs_anonymous"}
 SCOPES = ("https://www.googleapis.com/auth/devstorage.read_write",)
 PARALLEL = 16
 LEASE_SLACK = 1.0              # the Date header has a resolution of one second

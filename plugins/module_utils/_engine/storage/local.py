@@ -35,7 +35,6 @@ except ImportError:  # not POSIX; the backend reports it when a lock is used
 
 DIR_MODE = 0o700
 FILE_MODE = 0o600
-OPTIONS = {"local_path"}
 
 
 class LocalStorage(Storage):

@@ -27,7 +27,6 @@ try:
 except ImportError:  # reported by the module through deps.missing()
     pass
 
-OPTIONS = {"redis_url", "redis_prefix"}
 DEFAULT_PREFIX = "autotls"
 _PREFIX = re.compile(r"^[A-Za-z0-9_.:-]{1,100}$")
 _GLOB_SPECIAL = re.compile(r"([*?\[\]\\])")

@@ -43,8 +43,6 @@ try:
 except ImportError:  # reported by the module through deps.missing()
     pass
 
-OPTIONS = {"s3_bucket", "s3_prefix", "s3_endpoint_url", "s3_region", "s3_access_key", "s3_secret_key",
-           "s3_session_token", "s3_sse", "s3_kms_key_id", "s3_ca_bundle", "s3_max_attempts"}
 SSE_CHOICES = ("AES256", "aws:kms", "none")
 THROTTLE_CODES = {"SlowDown", "Throttling", "ThrottlingException", "RequestLimitExceeded", "TooManyRequests",
                   "TooManyRequestsException", "RequestThrottled", "RequestThrottledException",
