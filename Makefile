@@ -9,7 +9,7 @@ KEEP_STACK ?=
 COLLECTIONS_DIR := $(CURDIR)/build/collections
 COLLECTION_LINK := $(COLLECTIONS_DIR)/ansible_collections/autotls/acme
 
-.PHONY: deps collection-link stack-start stack-stop sanity lint changelog-lint matrix units integration test demo clean bench bench-smoke
+.PHONY: deps collection-link stack-start stack-stop sanity lint static changelog-lint matrix units integration test demo clean bench bench-smoke
 BENCH_ARGS ?=
 # `test` lists its steps as prerequisites; keep them in order even under -j.
 .NOTPARALLEL:
@@ -41,6 +41,11 @@ lint: collection-link
 # Unit tests and sanity on the oldest supported versions (requirements-oldest.txt) in their own venv.
 matrix: collection-link
 	scripts/matrix.sh
+
+# Static checks: ruff over the repository (ruff.toml), mypy over the engine (mypy.ini: every function annotated).
+static:
+	$(PYTHON) -m ruff check .
+	$(PYTHON) -m mypy
 
 # Changelog fragments follow antsibull-changelog's conventions.
 changelog-lint:
@@ -78,7 +83,7 @@ bench: deps collection-link
 bench-smoke: collection-link
 	$(PYTHON) bench/run.py --smoke $(if $(KEEP_STACK),--keep-stack)
 
-test: deps changelog-lint units integration sanity lint bench-smoke
+test: deps static changelog-lint units integration sanity lint bench-smoke
 
 # End to end on the embedded default: a local Pebble CA and nginx on loopback.
 demo: deps collection-link

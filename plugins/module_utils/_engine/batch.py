@@ -11,13 +11,22 @@ from __future__ import annotations
 
 import threading
 from concurrent.futures import ThreadPoolExecutor
+from typing import TYPE_CHECKING, Any, Callable, Optional, TypeVar
 
 from .errors import EngineError, failure_kind
+
+if TYPE_CHECKING:
+    from .client import AcmeClient
+
+Item = TypeVar("Item")
+ClientGetter = Callable[[], Optional["AcmeClient"]]
 
 DEFAULT_CONCURRENCY = 4
 
 
-def run(items: list, work, client_factory=None, concurrency: int = DEFAULT_CONCURRENCY) -> list:
+def run(items: list[Item], work: Callable[[ClientGetter, Item], dict[str, Any]],
+        client_factory: Callable[[], AcmeClient] | None = None,
+        concurrency: int = DEFAULT_CONCURRENCY) -> list[dict[str, Any]]:
     """Call work(client, item) for each item; return one result dict per item, in order.
 
     client_factory() returns a client for the calling thread (or None when no CA
@@ -26,14 +35,14 @@ def run(items: list, work, client_factory=None, concurrency: int = DEFAULT_CONCU
     """
     local = threading.local()
 
-    def client():
+    def client() -> AcmeClient | None:
         if client_factory is None:
             return None
         if not hasattr(local, "client"):
             local.client = client_factory()
         return local.client
 
-    def one(item):
+    def one(item: Item) -> dict[str, Any]:
         try:
             result = work(client, item)
             result.setdefault("failed", False)

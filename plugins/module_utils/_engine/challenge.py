@@ -61,7 +61,7 @@ def dns01_value(key_authorization: str) -> str:
     return base64.urlsafe_b64encode(digest).rstrip(b"=").decode()
 
 
-def validate_token(token) -> str:
+def validate_token(token: object) -> str:
     """A token becomes a file name only if it is base64url (RFC 8555 section 8.3)."""
     if not isinstance(token, str) or not _BASE64URL.match(token):
         raise ChallengeError("the CA sent a challenge token that is not base64url: %r; refusing to use it as a file "
@@ -73,7 +73,7 @@ def file_path(webroot: str, token: str) -> str:
     return os.path.join(webroot, WELL_KNOWN, validate_token(token))
 
 
-def publish(webroot: str, files: list) -> list:
+def publish(webroot: str, files: list[ChallengeFile]) -> list[str]:
     """Write each challenge file under webroot (readable by the web server)."""
     if not os.path.isdir(webroot):
         raise ChallengeError("webroot: %s is not a directory" % webroot, field="webroot")
@@ -85,7 +85,7 @@ def publish(webroot: str, files: list) -> list:
     return written
 
 
-def remove(webroot: str, files: list) -> None:
+def remove(webroot: str, files: list[ChallengeFile]) -> None:
     """Remove published challenge files; missing ones are fine."""
     for item in files:
         try:

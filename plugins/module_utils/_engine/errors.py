@@ -4,13 +4,15 @@
 """One family of errors. Each carries structured details that modules pass to fail_json."""
 from __future__ import annotations
 
+from typing import Any
+
 ACME_ERROR_PREFIX = "urn:ietf:params:acme:error:"
 
 
 class EngineError(Exception):
     """Base of every error the engine raises on purpose."""
 
-    def __init__(self, msg: str, **details):
+    def __init__(self, msg: str, **details: Any) -> None:
         super().__init__(msg)
         self.msg = msg
         self.details = details
@@ -23,7 +25,7 @@ class EngineError(Exception):
 class InputError(EngineError):
     """A caller-supplied value is wrong; names the field and what is wrong with it."""
 
-    def __init__(self, field: str, reason: str, **details):
+    def __init__(self, field: str, reason: str, **details: Any) -> None:
         super().__init__("%s: %s" % (field, reason), field=field, **details)
         self.field = field
 
@@ -57,7 +59,7 @@ class ACMEProblem(EngineError):
 
     def __init__(self, problem_type: str | None, detail: str | None, status: int | None = None,
                  url: str | None = None, subproblems: list | None = None,
-                 retry_after: float | None = None, msg: str | None = None):
+                 retry_after: float | None = None, msg: str | None = None) -> None:
         problem_type = problem_type or "about:blank"
         detail = detail or ""
         if msg is None:
@@ -81,7 +83,8 @@ class ACMEProblem(EngineError):
         return short_type(self.type)
 
     @classmethod
-    def from_json(cls, body: dict, status=None, url=None, retry_after=None) -> ACMEProblem:
+    def from_json(cls, body: dict, status: int | None = None, url: str | None = None,
+                  retry_after: float | None = None) -> ACMEProblem:
         return cls(body.get("type"), body.get("detail"), status=status, url=url,
                    subproblems=body.get("subproblems"), retry_after=retry_after)
 
@@ -89,7 +92,7 @@ class ACMEProblem(EngineError):
 class AuthorizationFailed(EngineError):
     """The CA could not validate one or more identifiers; carries what it fetched and got."""
 
-    def __init__(self, failures: list):
+    def __init__(self, failures: list[dict]) -> None:
         parts = []
         for failure in failures:
             text = "%s: %s" % (failure["identifier"], failure.get("error", {}).get("detail") or failure["status"])

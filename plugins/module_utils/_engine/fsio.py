@@ -13,10 +13,12 @@ import os
 import pwd
 import tempfile
 from dataclasses import dataclass
-from typing import Callable
+from typing import Callable, Union
 
 from .errors import EngineError, InputError
 
+# a user or group: a name, a numeric id (int or digits), or None / "" for the process's own
+IdValue = Union[int, str, None]
 KEY_MODE = 0o600
 PUBLIC_MODE = 0o644
 
@@ -31,17 +33,17 @@ class FileSpec:
     group: int | None = None  # gid
 
 
-def uid_of(value, field: str = "owner") -> int | None:
+def uid_of(value: IdValue, field: str = "owner") -> int | None:
     """A user name or numeric uid as a uid; None or "" keeps the default."""
     return _id_of(value, field, lambda name: pwd.getpwnam(name).pw_uid)
 
 
-def gid_of(value, field: str = "group") -> int | None:
+def gid_of(value: IdValue, field: str = "group") -> int | None:
     """A group name or numeric gid as a gid; None or "" keeps the default."""
     return _id_of(value, field, lambda name: grp.getgrnam(name).gr_gid)
 
 
-def _id_of(value, field, lookup):
+def _id_of(value: IdValue, field: str, lookup: Callable[[str], int]) -> int | None:
     if value is None or value == "":
         return None
     if isinstance(value, int) or str(value).isdigit():
@@ -52,7 +54,7 @@ def _id_of(value, field, lookup):
         raise InputError(field, "no such user or group %r" % value) from None
 
 
-def mode_of(value, field: str, default: int | None = None) -> int:
+def mode_of(value: int | str | None, field: str, default: int | None = None) -> int:
     """An octal mode given as '0644' (or an int) as a number, checked."""
     if value is None or value == "":
         if default is None:
@@ -136,7 +138,7 @@ def write_atomic(spec: FileSpec, dir_mode: int = 0o755) -> bool:
     return bool(write_together([spec], dir_mode=dir_mode))
 
 
-def write_together(specs: list, dir_mode: int = 0o755) -> list:
+def write_together(specs: list[FileSpec], dir_mode: int = 0o755) -> list[str]:
     """Write several files as one switch; return the paths that changed.
 
     Every file is staged and fsynced before the first rename, so the renames

@@ -10,8 +10,12 @@ from __future__ import annotations
 
 import datetime
 from dataclasses import dataclass
+from typing import TYPE_CHECKING, Collection
 
 from .timefmt import iso as _iso
+
+if TYPE_CHECKING:
+    from .keys import CertInfo, Identifier
 
 SHORT_LIVED = datetime.timedelta(days=10)
 # Issuer names of well-known test CAs: a certificate from one of them is never
@@ -40,7 +44,8 @@ def utcnow() -> datetime.datetime:
     return datetime.datetime.now(datetime.timezone.utc)
 
 
-def renewal_window(not_before, not_after, renew_before_days: float | None = None) -> datetime.timedelta:
+def renewal_window(not_before: datetime.datetime, not_after: datetime.datetime,
+                   renew_before_days: float | None = None) -> datetime.timedelta:
     """How long before not_after renewal becomes due."""
     if renew_before_days is not None:
         return datetime.timedelta(days=renew_before_days)
@@ -69,8 +74,9 @@ def profile_changed(wanted: str | None, recorded: str | None) -> str | None:
     return "profile changed (%s -> %s)" % (recorded or "CA default", wanted)
 
 
-def decide(cert, wanted_identifiers=None, directory: str | None = None, cert_directory: str | None = None,
-           renew_before_days: float | None = None, force: bool = False, now=None,
+def decide(cert: CertInfo | None, wanted_identifiers: Collection[Identifier] | None = None,
+           directory: str | None = None, cert_directory: str | None = None,
+           renew_before_days: float | None = None, force: bool = False, now: datetime.datetime | None = None,
            profile: str | None = None, cert_profile: str | None = None) -> RenewalDecision:
     """Decide whether cert (a keys.CertInfo or None) must be replaced.
 
@@ -98,7 +104,7 @@ def decide(cert, wanted_identifiers=None, directory: str | None = None, cert_dir
     elif directory and not cert_directory and is_production_directory(directory) and looks_like_test_ca(cert.issuer):
         decision.due, decision.reason = True, "issued by a test CA (%s) but production was asked for" % cert.issuer
     elif profile_changed(profile, cert_profile):
-        decision.due, decision.reason = True, profile_changed(profile, cert_profile)
+        decision.due, decision.reason = True, str(profile_changed(profile, cert_profile))
     elif now >= cert.not_after:
         decision.due, decision.reason = True, "expired"
     elif now > renew_at:
@@ -120,7 +126,9 @@ INFRA_BACKOFF_FIRST = datetime.timedelta(minutes=2)
 INFRA_BACKOFF_CAP = datetime.timedelta(hours=1)
 
 
-def next_attempt(last_attempt, consecutive_failures: int, lifetime=None, retry_after=None, kind=None):
+def next_attempt(last_attempt: datetime.datetime | None, consecutive_failures: int,
+                 lifetime: datetime.timedelta | None = None, retry_after: datetime.datetime | None = None,
+                 kind: str | None = None) -> datetime.datetime | None:
     """When the next renewal attempt may contact the CA (None: any time).
 
     kind is the last failure's kind (errors.failure_kind): "infrastructure" backs off less."""

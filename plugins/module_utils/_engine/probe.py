@@ -29,7 +29,7 @@ class _Lines:
     """CRLF lines read from a plain socket, one recv at a time (nothing is read past what the server sent
     before the TLS handshake)."""
 
-    def __init__(self, sock, where):
+    def __init__(self, sock: socket.socket, where: str) -> None:
         self.sock, self.where, self.buffer = sock, where, b""
 
     def read(self) -> str:
@@ -47,7 +47,7 @@ class _Lines:
         self.sock.sendall(command.encode() + b"\r\n")
 
 
-def _smtp_reply(lines: _Lines) -> tuple:
+def _smtp_reply(lines: _Lines) -> tuple[str, list[str]]:
     """(code, [text of each line]) of a possibly multi-line SMTP reply."""
     texts = []
     for _line in range(MAX_LINES):
@@ -77,9 +77,9 @@ def _starttls_smtp(lines: _Lines, where: str) -> None:
         raise EngineError("%s refused STARTTLS: %s %s" % (where, code, " ".join(texts)))
 
 
-def _imap_tagged(lines: _Lines, tag: str) -> tuple:
+def _imap_tagged(lines: _Lines, tag: str) -> tuple[list[str], str]:
     """(untagged lines, tagged status line) of an IMAP command."""
-    untagged = []
+    untagged: list[str] = []
     for _line in range(MAX_LINES):
         line = lines.read()
         if line.startswith(tag + " "):
@@ -170,6 +170,9 @@ def served_certificate(address: str, port: int, server_name: str, timeout: float
     except (OSError, ssl.SSLError) as exc:
         raise EngineError("cannot complete a TLS handshake with %s:%s (SNI %s): %s" % (
             address, port, server_name, exc), address=address, port=port) from None
+    if der is None:   # only without a handshake; wrap_socket raised then
+        raise EngineError("%s:%s (SNI %s) sent no certificate" % (address, port, server_name), address=address,
+                          port=port)
     pem = ssl.DER_cert_to_PEM_cert(der).encode()
     result = keys.parse_certificate(pem).to_result()
     result.update(address=address, port=port, server_name=server_name, starttls=starttls)

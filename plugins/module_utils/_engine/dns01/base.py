@@ -11,6 +11,7 @@ and removes exactly the values it added, so other values of the same name stay.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Iterable
 
 
 @dataclass(frozen=True)
@@ -20,9 +21,9 @@ class TXTRecord:
     value: str
 
 
-def by_name(records) -> dict:
+def by_name(records: Iterable[TXTRecord]) -> dict[str, list[str]]:
     """{name: [values...]} keeping the first-seen order and dropping duplicates."""
-    grouped = {}
+    grouped: dict[str, list[str]] = {}
     for record in records:
         values = grouped.setdefault(record.name, [])
         if record.value not in values:
@@ -43,15 +44,15 @@ class Provider:
         """The zone (apex name) that holds name, or raise InputError/DNSError."""
         raise NotImplementedError
 
-    def preflight(self, zones: list) -> None:
+    def preflight(self, zones: list[str]) -> None:
         """Before ordering: raise if a zone cannot be changed (unreachable, refused, no such zone)."""
         raise NotImplementedError
 
-    def present(self, zone: str, rrsets: dict) -> None:
+    def present(self, zone: str, rrsets: dict[str, list[str]]) -> None:
         """Add the TXT values {name: [values]} to zone, in one change."""
         raise NotImplementedError
 
-    def cleanup(self, zone: str, rrsets: dict) -> None:
+    def cleanup(self, zone: str, rrsets: dict[str, list[str]]) -> None:
         """Remove exactly these TXT values from zone, in one change; absent values are fine."""
         raise NotImplementedError
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from .. import deps
 from ..errors import InputError, StorageError
+from .base import Storage
 
 BACKENDS = ("local", "s3", "redis", "gcs")
 COMMON_OPTIONS = {"storage_timeout"}
@@ -43,7 +44,7 @@ def check_options(kind: str, options: dict) -> dict:
     return given
 
 
-def open_backend(kind: str, options: dict | None = None):
+def open_backend(kind: str, options: dict | None = None) -> Storage:
     """Create the Storage for backend kind ('local', 's3', 'redis' or 'gcs') from its options."""
     given = check_options(kind, options or {})
     absent = deps.missing(LIBRARIES[kind])

@@ -32,7 +32,6 @@ from __future__ import annotations
 
 import abc
 import getpass
-import datetime
 import hashlib
 import json
 import os
@@ -42,10 +41,11 @@ import secrets
 import socket
 import time
 from dataclasses import dataclass, field
+from typing import List
 
 from .. import runs
 from ..errors import InputError, LockError
-from ..timefmt import iso_epoch
+from ..timefmt import epoch_of, iso_epoch
 
 RESERVED_TOP = "locks"
 MAX_KEY_LENGTH = 900           # S3 allows 1024 bytes; leave room for a prefix
@@ -141,7 +141,7 @@ class LockState:
         run = self.holder.get("run")
         if isinstance(run, dict) and run.get("pid"):
             result["run_pid"] = run["pid"]
-        acquired = _parse_iso(self.holder.get("acquired"))
+        acquired = epoch_of(self.holder.get("acquired"))
         if acquired is not None:
             result["age_seconds"] = max(0, int(time.time() - acquired))
         if self.owner:
@@ -154,22 +154,14 @@ def owner_fingerprint(owner: str) -> str:
     return "sha256:" + hashlib.sha256(owner.encode()).hexdigest()[:12]
 
 
-def _parse_iso(text):
+def check_ttl(ttl: float | str, field_name: str = "lock_ttl") -> float:
     try:
-        return datetime.datetime.strptime(text, "%Y-%m-%dT%H:%M:%SZ").replace(
-            tzinfo=datetime.timezone.utc).timestamp()
-    except (TypeError, ValueError):
-        return None
-
-
-def check_ttl(ttl, field_name: str = "lock_ttl") -> float:
-    try:
-        ttl = float(ttl)
+        seconds = float(ttl)
     except (TypeError, ValueError):
         raise InputError(field_name, "must be a number of seconds") from None
-    if not MIN_TTL <= ttl <= MAX_TTL:
+    if not MIN_TTL <= seconds <= MAX_TTL:
         raise InputError(field_name, "must be between %d and %d seconds" % (MIN_TTL, MAX_TTL))
-    return ttl
+    return seconds
 
 
 class Storage(abc.ABC):
@@ -194,7 +186,7 @@ class Storage(abc.ABC):
         """Remove key; no error when it does not exist."""
 
     @abc.abstractmethod
-    def list(self, prefix: str = "", recursive: bool = True) -> list:
+    def list(self, prefix: str = "", recursive: bool = True) -> List[str]:
         """Keys under prefix, sorted. Not recursive: the immediate children, sub-prefixes ending in '/'."""
 
     @abc.abstractmethod
@@ -204,7 +196,7 @@ class Storage(abc.ABC):
     def exists(self, key: str) -> bool:
         return self.stat(key) is not None
 
-    def load_many(self, keys: list) -> dict:
+    def load_many(self, keys: List[str]) -> dict[str, bytes | None]:
         """{key: content or None}; backends override this to fetch in parallel or in one round trip."""
         return {key: self.load(key) for key in keys}
 
@@ -224,7 +216,7 @@ class Storage(abc.ABC):
     # ---- locks -----------------------------------------------------------------------------
 
     @abc.abstractmethod
-    def _try_lock(self, name: str, ttl: float, owner: str):
+    def _try_lock(self, name: str, ttl: float, owner: str) -> Lock | LockState:
         """One attempt: return a Lock when acquired (or extended, if owner already holds it),
         else the LockState of the current holder."""
 

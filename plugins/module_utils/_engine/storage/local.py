@@ -22,6 +22,7 @@ import os
 import shutil
 import stat
 import time
+from typing import Iterator, List
 
 from .. import fsio
 from ..errors import EngineError, InputError, LockError, StorageError
@@ -30,8 +31,9 @@ from .base import (RESERVED_TOP, Lock, LockState, ObjectStat, Storage, check_key
 
 try:
     import fcntl
+    HAVE_FLOCK = True
 except ImportError:  # not POSIX; the backend reports it when a lock is used
-    fcntl = None
+    HAVE_FLOCK = False
 
 DIR_MODE = 0o700
 FILE_MODE = 0o600
@@ -40,7 +42,7 @@ FILE_MODE = 0o600
 class LocalStorage(Storage):
     kind = "local"
 
-    def __init__(self, local_path: str | None = None):
+    def __init__(self, local_path: str | None = None) -> None:
         if not local_path:
             raise InputError("local_path", "is required for backend local")
         self.root = os.path.abspath(os.path.expanduser(local_path))
@@ -137,7 +139,7 @@ class LocalStorage(Storage):
             raise StorageError("cannot delete %s: %s" % (path, exc.strerror), path=path) from None
         self._prune_empty_dirs(os.path.dirname(path))
 
-    def list(self, prefix: str = "", recursive: bool = True) -> list:
+    def list(self, prefix: str = "", recursive: bool = True) -> List[str]:
         prefix = check_prefix(prefix)
         dir_part, _slash, partial = prefix.rpartition("/")
         base = self._path(dir_part) if dir_part else self.root
@@ -181,8 +183,8 @@ class LocalStorage(Storage):
         return os.path.join(self.lock_dir, *name.split("/")) + ".lock"
 
     @contextlib.contextmanager
-    def _guard(self):
-        if fcntl is None:
+    def _guard(self) -> Iterator[None]:
+        if not HAVE_FLOCK:
             raise LockError("the local backend needs fcntl.flock (POSIX) for locks")
         self._makedirs(self.lock_dir)
         guard = os.path.join(self.lock_dir, ".guard")
@@ -196,13 +198,14 @@ class LocalStorage(Storage):
         finally:
             os.close(fd)  # releases the flock
 
-    def _read_record(self, path: str):
+    def _read_record(self, path: str) -> tuple[dict | None, float]:
+        """(record, mtime) of a lock file; (None, 0.0) when there is none."""
         try:
             with open(path, "rb") as handle:
                 data = handle.read()
             return parse_lock_record(data), os.stat(path).st_mtime
         except (FileNotFoundError, NotADirectoryError):
-            return None, None
+            return None, 0.0
         except OSError as exc:
             raise StorageError("cannot read %s: %s" % (path, exc.strerror), path=path) from None
 
@@ -213,7 +216,7 @@ class LocalStorage(Storage):
         except (KeyError, TypeError, ValueError):
             return mtime + ttl  # unreadable record: treat it as a lock of the requested TTL
 
-    def _try_lock(self, name: str, ttl: float, owner: str):
+    def _try_lock(self, name: str, ttl: float, owner: str) -> Lock | LockState:
         path = self._lock_path(name)
         with self._guard():
             record, mtime = self._read_record(path)

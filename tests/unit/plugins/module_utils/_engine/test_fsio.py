@@ -85,3 +85,32 @@ def test_owner_group_and_mode_parsing_names_the_field():
         fsio.mode_of("rw-r--r--", "key_mode")
     with pytest.raises(EngineError, match="mode: 10000 is not a file mode"):
         fsio.mode_of("10000", "mode")
+
+
+def test_needs_write_judges_content_by_a_digest_when_asked(tmp_path):
+    import hashlib
+    path = str(tmp_path / "cert.pem")
+    spec = fsio.FileSpec(path, b"", 0o644)
+    digest = hashlib.sha256(b"the certificate").hexdigest()
+
+    def same(data):
+        return hashlib.sha256(data).hexdigest() == digest
+    assert fsio.needs_write(spec, same)   # missing
+    fsio.write_atomic(fsio.FileSpec(path, b"the certificate", 0o644))
+    assert not fsio.needs_write(spec, same)
+    assert fsio.needs_write(spec, lambda data: False)
+    assert fsio.needs_write(fsio.FileSpec(path, b"", 0o600), same)   # mode differs
+
+
+def test_cert_deploy_compares_through_needs_write(tmp_path):
+    import hashlib
+    from ansible_collections.autotls.acme.plugins.modules import cert_deploy
+    path = str(tmp_path / "fullchain.pem")
+    digest = hashlib.sha256(b"chain").hexdigest()
+    assert cert_deploy._stale(path, digest, 0o644, None, None)
+    fsio.write_atomic(fsio.FileSpec(path, b"chain", 0o644))
+    assert not cert_deploy._stale(path, digest, 0o644, None, None)
+    assert cert_deploy._stale(path, digest, 0o640, None, None)
+    assert cert_deploy._stale(path, hashlib.sha256(b"other").hexdigest(), 0o644, None, None)
+    assert cert_deploy._stale(path, None, 0o644, None, None)   # no digest known: never current
+    assert cert_deploy._stale(path, digest, 0o644, os.getuid() + 1, None)
