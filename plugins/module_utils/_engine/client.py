@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import json
 import time
+from typing import TYPE_CHECKING, Any, Callable, TypeVar
 
 from .errors import ACMEProblem, DeadlineExceeded, TransportError
 
@@ -27,10 +28,22 @@ try:
     import josepy as jose
     import requests
     from acme import client as acme_client
+    from acme import messages
     from cryptography.hazmat.primitives.asymmetric import ec
-    _NetworkBase = acme_client.ClientNetwork
 except ImportError:  # reported by the module through deps.missing()
-    _NetworkBase = object
+    pass
+
+if TYPE_CHECKING:
+    from acme.client import ClientNetwork as _NetworkBase
+
+    from .keys import PrivateKey
+else:
+    try:
+        from acme.client import ClientNetwork as _NetworkBase
+    except ImportError:  # without acme this module still imports; the module reports the missing library
+        _NetworkBase = object
+
+Sent = TypeVar("Sent")
 
 USER_AGENT = "autotls.acme (acme-python)"
 RETRYABLE_STATUS = (429, 500, 502, 503, 504)
@@ -47,7 +60,7 @@ POLL_MAX_INTERVAL = 2.0
 class Deadline:
     """A point in monotonic time that bounds retries and polling."""
 
-    def __init__(self, seconds: float):
+    def __init__(self, seconds: float) -> None:
         self.seconds = seconds
         self.end = time.monotonic() + seconds
 
@@ -55,8 +68,10 @@ class Deadline:
         return max(0.0, self.end - time.monotonic())
 
 
-def retry_after_seconds(response) -> float | None:
-    value = response.headers.get("Retry-After") if response is not None else None
+def retry_after_seconds(response: requests.Response | None) -> float | None:
+    if response is None:
+        return None
+    value = response.headers.get("Retry-After")
     if not value:
         return None
     try:
@@ -66,7 +81,7 @@ def retry_after_seconds(response) -> float | None:
         return max(0.0, (when - when.now()).total_seconds())
 
 
-def jwk_and_alg(key):
+def jwk_and_alg(key: PrivateKey) -> tuple[jose.JWK, jose.JWASignature]:
     """josepy JWK and JWS algorithm for an account key."""
     if isinstance(key, ec.EllipticCurvePrivateKey):
         alg = {256: jose.ES256, 384: jose.ES384, 521: jose.ES512}[key.curve.key_size]
@@ -77,22 +92,25 @@ def jwk_and_alg(key):
 class Payload:
     """A JSON body the acme library can sign (it expects json_dumps())."""
 
-    def __init__(self, data: dict):
+    def __init__(self, data: dict) -> None:
         self.data = data
 
-    def json_dumps(self, **kwargs) -> str:
+    def json_dumps(self, **kwargs: Any) -> str:
         return json.dumps(self.data, **kwargs)
 
 
 class _Network(_NetworkBase):
     """ClientNetwork whose errors keep the problem document and which retries."""
 
-    def __init__(self, retry_timeout: float, **kwargs):
+    def __init__(self, retry_timeout: float, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self.retry_timeout = retry_timeout
         self.sleep = time.sleep
 
-    def _check_response(self, response, content_type=None):
+    # acme declares _check_response a classmethod but calls it on the instance; ours needs the instance
+    # (it keeps the fresh nonce of an error answer)
+    def _check_response(self, response: requests.Response,  # type: ignore[override]
+                        content_type: str | None = None) -> requests.Response:
         if response.ok:
             return super()._check_response(response, content_type=content_type)
         if self.REPLAY_NONCE_HEADER in response.headers:
@@ -107,7 +125,7 @@ class _Network(_NetworkBase):
         raise ACMEProblem(None, (response.text or response.reason or "")[:300], status=response.status_code,
                           url=response.url, retry_after=retry_after)
 
-    def _send_request(self, method, url, *args, **kwargs):
+    def _send_request(self, method: str, url: str, *args: Any, **kwargs: Any) -> requests.Response:
         try:
             return super()._send_request(method, url, *args, **kwargs)
         except requests.exceptions.SSLError as exc:
@@ -117,10 +135,11 @@ class _Network(_NetworkBase):
             raise TransportError("cannot reach the ACME server at %s: %s" % (url, exc), http_url=url,
                                  retryable=True) from None
 
-    def _with_retries(self, send):
+    def _with_retries(self, send: Callable[[], Sent]) -> Sent:
         deadline = Deadline(self.retry_timeout)
         nonce_retries = 0
         attempt = 0
+        failure: ACMEProblem | TransportError
         while True:
             try:
                 return send()
@@ -153,30 +172,30 @@ class _Network(_NetworkBase):
             attempt += 1
             self.sleep(wait)
 
-    def post(self, *args, **kwargs):
+    def post(self, *args: Any, **kwargs: Any) -> requests.Response:
         return self._with_retries(lambda: self._post_once(*args, **kwargs))
 
-    def get(self, url, content_type="application/json", **kwargs):
+    def get(self, url: str, content_type: str = "application/json", **kwargs: Any) -> requests.Response:
         return self._with_retries(lambda: super(_Network, self).get(url, content_type=content_type, **kwargs))
 
 
 class AcmeClient:
     """Talks to one ACME directory with one account key."""
 
-    def __init__(self, directory_url: str, account_key, ca_bundle: str | None = None,
-                 request_timeout: float = 30, retry_timeout: float = 60, poll_timeout: float = 120):
+    def __init__(self, directory_url: str, account_key: PrivateKey, ca_bundle: str | None = None,
+                 request_timeout: float = 30, retry_timeout: float = 60, poll_timeout: float = 120) -> None:
         self.directory_url = directory_url
         self.account_key = account_key
-        self._settings = dict(ca_bundle=ca_bundle, request_timeout=request_timeout, retry_timeout=retry_timeout,
-                              poll_timeout=poll_timeout)
+        self._settings: dict[str, Any] = dict(ca_bundle=ca_bundle, request_timeout=request_timeout,
+                                              retry_timeout=retry_timeout, poll_timeout=poll_timeout)
         self.jwk, alg = jwk_and_alg(account_key)
         self.poll_timeout = poll_timeout
         self.net = _Network(retry_timeout=retry_timeout, key=self.jwk, alg=alg,
                             verify_ssl=ca_bundle or True, user_agent=USER_AGENT, timeout=request_timeout)
-        self._directory = None
-        self._v2 = None
+        self._directory: messages.Directory | None = None
+        self._v2: acme_client.ClientV2 | None = None
 
-    def with_key(self, account_key) -> AcmeClient:
+    def with_key(self, account_key: PrivateKey) -> AcmeClient:
         """A client for the same CA and settings with another account key."""
         other = AcmeClient(self.directory_url, account_key, **self._settings)
         other._directory = self._directory
@@ -192,13 +211,13 @@ class AcmeClient:
 
     # -- plumbing -----------------------------------------------------------
     @property
-    def directory(self):
+    def directory(self) -> messages.Directory:
         if self._directory is None:
             self._directory = acme_client.ClientV2.get_directory(self.directory_url, self.net)
         return self._directory
 
     @property
-    def v2(self):
+    def v2(self) -> acme_client.ClientV2:
         """certbot's ClientV2 on the same network object (for account verbs)."""
         if self._v2 is None:
             self._v2 = acme_client.ClientV2(self.directory, self.net)
@@ -211,25 +230,24 @@ class AcmeClient:
     def account_uri(self) -> str | None:
         return self.net.account.uri if self.net.account is not None else None
 
-    def use_account(self, regr) -> None:
+    def use_account(self, regr: messages.RegistrationResource | None) -> None:
         self.net.account = regr
 
-    def post(self, url: str, payload, **kwargs):
+    def post(self, url: str, payload: dict | jose.JSONDeSerializable | None, **kwargs: Any) -> requests.Response:
         """Signed POST; payload is a dict, a josepy object, or None for POST-as-GET."""
-        if isinstance(payload, dict):
-            payload = Payload(payload)
+        body = Payload(payload) if isinstance(payload, dict) else payload
         kwargs.setdefault("new_nonce_url", self.directory["newNonce"])
-        return self.net.post(url, payload, **kwargs)
+        return self.net.post(url, body, **kwargs)
 
     def fetch(self, url: str) -> dict:
         """POST-as-GET of a JSON resource."""
         return self.post(url, None).json()
 
-    def fetch_pem_chain(self, url: str):
+    def fetch_pem_chain(self, url: str) -> requests.Response:
         return self.post(url, None, headers={"Content-Type": "application/jose+json",
                                              "Accept": "application/pem-certificate-chain"})
 
-    def poll(self, url: str, is_done, what: str, deadline: Deadline | None = None) -> dict:
+    def poll(self, url: str, is_done: Callable[[dict], bool], what: str, deadline: Deadline | None = None) -> dict:
         """POST-as-GET url until is_done(body); short growing interval, Retry-After honoured."""
         deadline = deadline or Deadline(self.poll_timeout)
         interval = POLL_FIRST_INTERVAL

@@ -8,6 +8,7 @@ import datetime
 import ipaddress
 import re
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Iterable, Union
 
 from .errors import InputError
 from .timefmt import iso
@@ -19,6 +20,13 @@ try:
     from cryptography.x509.oid import NameOID
 except ImportError:  # reported by the module through deps.missing()
     pass
+
+if TYPE_CHECKING:
+    from cryptography.hazmat.primitives.asymmetric.types import PublicKeyTypes
+
+    PrivateKey = Union[ec.EllipticCurvePrivateKey, rsa.RSAPrivateKey]   # the key types the engine accepts
+
+Pem = Union[bytes, str]   # PEM text, as bytes or str
 
 KEY_TYPES = ("ecdsa-p256", "ecdsa-p384", "rsa-2048", "rsa-3072", "rsa-4096")
 DEFAULT_KEY_TYPE = "ecdsa-p256"
@@ -42,7 +50,7 @@ class CertInfo:
     serial: str
     not_before: datetime.datetime
     not_after: datetime.datetime
-    identifiers: list = field(default_factory=list)
+    identifiers: list[Identifier] = field(default_factory=list)
     subject: str = ""
     issuer: str = ""
     issuer_cn: str = ""
@@ -65,7 +73,7 @@ class CertInfo:
 
 # ---- identifiers -------------------------------------------------------------
 
-def parse_identifier(raw, field_name: str = "identifiers", allow_wildcard: bool = False) -> Identifier:
+def parse_identifier(raw: object, field_name: str = "identifiers", allow_wildcard: bool = False) -> Identifier:
     """Turn a user string into an Identifier. A wildcard (*.example.com) only when allow_wildcard:
     the caller validates over DNS-01, the only challenge that can prove a wildcard."""
     if not isinstance(raw, str) or not raw.strip():
@@ -86,10 +94,12 @@ def parse_identifier(raw, field_name: str = "identifiers", allow_wildcard: bool 
     return Identifier("dns", value)
 
 
-def parse_identifiers(raw_list, field_name: str = "identifiers", allow_wildcard: bool = False) -> list:
+def parse_identifiers(raw_list: Iterable[object] | None, field_name: str = "identifiers",
+                      allow_wildcard: bool = False) -> list[Identifier]:
     if not raw_list:
         raise InputError(field_name, "at least one DNS name or IP address is required")
-    seen, result = set(), []
+    seen: set[Identifier] = set()
+    result: list[Identifier] = []
     for raw in raw_list:
         ident = parse_identifier(raw, field_name, allow_wildcard)
         if ident not in seen:
@@ -100,7 +110,7 @@ def parse_identifiers(raw_list, field_name: str = "identifiers", allow_wildcard:
 
 # ---- private keys ------------------------------------------------------------
 
-def generate_private_key(key_type: str = DEFAULT_KEY_TYPE):
+def generate_private_key(key_type: str = DEFAULT_KEY_TYPE) -> PrivateKey:
     if key_type == "ecdsa-p256":
         return ec.generate_private_key(ec.SECP256R1())
     if key_type == "ecdsa-p384":
@@ -110,12 +120,12 @@ def generate_private_key(key_type: str = DEFAULT_KEY_TYPE):
     raise InputError("key_type", "%r is not one of %s" % (key_type, ", ".join(KEY_TYPES)))
 
 
-def private_key_to_pem(key) -> bytes:
+def private_key_to_pem(key: PrivateKey) -> bytes:
     return key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
                              serialization.NoEncryption())
 
 
-def load_private_key(pem, field_name: str, passphrase: str | None = None):
+def load_private_key(pem: Pem, field_name: str, passphrase: str | None = None) -> PrivateKey:
     if isinstance(pem, str):
         pem = pem.encode()
     try:
@@ -127,30 +137,30 @@ def load_private_key(pem, field_name: str, passphrase: str | None = None):
     return key
 
 
-def key_type_of(key) -> str:
+def key_type_of(key: PrivateKey) -> str:
     if isinstance(key, ec.EllipticCurvePrivateKey):
         return "ecdsa-p%d" % key.curve.key_size
     return "rsa-%d" % key.key_size
 
 
-def public_key_sha256(private_key) -> str:
+def public_key_sha256(private_key: PrivateKey) -> str:
     """SHA-256 of the key's SubjectPublicKeyInfo: compares keys with certificates and CSRs."""
     return _public_sha256(private_key.public_key())
 
 
-def csr_public_key_sha256(csr_pem) -> str:
+def csr_public_key_sha256(csr_pem: Pem) -> str:
     return _public_sha256(x509.load_pem_x509_csr(csr_pem if isinstance(csr_pem, bytes) else csr_pem.encode())
                           .public_key())
 
 
-def _public_sha256(public_key) -> str:
+def _public_sha256(public_key: PublicKeyTypes) -> str:
     der = public_key.public_bytes(serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo)
     digest = hashes.Hash(hashes.SHA256())
     digest.update(der)
     return digest.finalize().hex()
 
 
-def key_matches_certificate(key, cert_pem) -> bool:
+def key_matches_certificate(key: PrivateKey, cert_pem: Pem) -> bool:
     """True when the private key belongs to the (first) certificate of cert_pem."""
     cert = x509.load_pem_x509_certificate(split_pem_certificates(cert_pem)[0])
     return _public_sha256(key.public_key()) == _public_sha256(cert.public_key())
@@ -158,8 +168,8 @@ def key_matches_certificate(key, cert_pem) -> bool:
 
 # ---- CSRs --------------------------------------------------------------------
 
-def make_csr(key, identifiers: list) -> bytes:
-    names = []
+def make_csr(key: PrivateKey, identifiers: list[Identifier]) -> bytes:
+    names: list[x509.GeneralName] = []
     for ident in identifiers:
         if ident.type == "ip":
             names.append(x509.IPAddress(ipaddress.ip_address(ident.value)))
@@ -178,14 +188,14 @@ def make_csr(key, identifiers: list) -> bytes:
 PLACEHOLDER_NAME = "autotls.acme placeholder - not trusted, replaced by the real certificate"
 
 
-def placeholder_certificate(identifiers: list, hours: int = 24) -> tuple:
+def placeholder_certificate(identifiers: list[Identifier], hours: int = 24) -> tuple[bytes, bytes]:
     """(key PEM, certificate PEM) of a self-signed, short-lived stand-in for a certificate not issued yet.
 
     Lets a server whose configuration names the deploy paths load before the first issuance; its
     subject says what it is, so nobody mistakes it for the real certificate.
     """
     key = generate_private_key("ecdsa-p256")
-    names = [x509.IPAddress(ipaddress.ip_address(i.value)) if i.type == "ip" else x509.DNSName(i.value)
+    names: list[x509.GeneralName] = [x509.IPAddress(ipaddress.ip_address(i.value)) if i.type == "ip" else x509.DNSName(i.value)
              for i in identifiers]
     subject = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, PLACEHOLDER_NAME[:64])])
     now = datetime.datetime.now(datetime.timezone.utc)
@@ -198,7 +208,7 @@ def placeholder_certificate(identifiers: list, hours: int = 24) -> tuple:
     return private_key_to_pem(key), cert.public_bytes(serialization.Encoding.PEM)
 
 
-def csr_identifiers(csr_pem, field_name: str = "csr", allow_wildcard: bool = False) -> list:
+def csr_identifiers(csr_pem: Pem, field_name: str = "csr", allow_wildcard: bool = False) -> list[Identifier]:
     if isinstance(csr_pem, str):
         csr_pem = csr_pem.encode()
     try:
@@ -215,15 +225,15 @@ def csr_identifiers(csr_pem, field_name: str = "csr", allow_wildcard: bool = Fal
 
 # ---- certificates ------------------------------------------------------------
 
-def split_pem_certificates(data) -> list:
+def split_pem_certificates(data: Pem | None) -> list[bytes]:
     """Return each PEM certificate of a bundle, as bytes ending in a newline."""
     if isinstance(data, str):
         data = data.encode()
     return [match.group(0).replace(b"\r\n", b"\n") + b"\n" for match in _PEM_CERT.finditer(data or b"")]
 
 
-def _names_of(subject, extensions) -> list:
-    idents = []
+def _names_of(subject: x509.Name, extensions: x509.Extensions) -> list[Identifier]:
+    idents: list[Identifier] = []
     try:
         san = extensions.get_extension_for_class(x509.SubjectAlternativeName).value
         idents += [Identifier("dns", name.lower()) for name in san.get_values_for_type(x509.DNSName)]
@@ -231,11 +241,12 @@ def _names_of(subject, extensions) -> list:
     except x509.ExtensionNotFound:
         pass
     if not idents:
-        idents = [Identifier("dns", attr.value.lower()) for attr in subject.get_attributes_for_oid(NameOID.COMMON_NAME)]
+        common_names = [attr.value for attr in subject.get_attributes_for_oid(NameOID.COMMON_NAME)]
+        idents = [Identifier("dns", name.lower()) for name in common_names if isinstance(name, str)]
     return idents
 
 
-def parse_certificate(pem, field_name: str = "certificate") -> CertInfo:
+def parse_certificate(pem: Pem, field_name: str = "certificate") -> CertInfo:
     """Parse the first certificate of a PEM bundle."""
     certs = split_pem_certificates(pem)
     if not certs:
