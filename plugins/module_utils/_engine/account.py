@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import re
+from typing import TYPE_CHECKING
 
 from . import keys
 from .errors import ACMEProblem, InputError
@@ -17,13 +18,18 @@ try:
 except ImportError:  # reported by the module through deps.missing()
     pass
 
+if TYPE_CHECKING:
+    from .client import AcmeClient
+    from .keys import PrivateKey
+
 ACCOUNT_KEY_TYPE = "ecdsa-p256"
 _EMAIL = re.compile(r"^[A-Za-z0-9.!#$%&'*+/=?^_`{|}~-]+@[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?"
                     r"(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?)+$")
 EAB_ALGORITHMS = ("HS256", "HS384", "HS512")
 
 
-def validate_contacts(contacts, field: str = "contact", required: bool = True) -> list:
+def validate_contacts(contacts: str | list | tuple | None, field: str = "contact",
+                      required: bool = True) -> list[str]:
     """Return contacts as mailto: URIs, or raise InputError naming the field."""
     if contacts is None or (isinstance(contacts, (list, tuple)) and not contacts):
         if required:
@@ -44,7 +50,7 @@ def validate_contacts(contacts, field: str = "contact", required: bool = True) -
 
 
 def load_account_key(path: str | None = None, content: str | None = None, create: bool = True,
-                     check_mode: bool = False, field: str = "account_key"):
+                     check_mode: bool = False, field: str = "account_key") -> tuple[PrivateKey, bool]:
     """Return (key, generated). A missing key file is generated (ECDSA P-256, 0600) when create is set."""
     if content:
         return keys.load_private_key(content, field + "_content"), False
@@ -73,7 +79,7 @@ def _contact_problem(problem: ACMEProblem) -> InputError:
                       problem=problem.details["problem"], http_status=problem.status, http_url=problem.url)
 
 
-def _result(regr, changed: bool, created: bool = False) -> dict:
+def _result(regr: messages.RegistrationResource | None, changed: bool, created: bool = False) -> dict:
     body = regr.body if regr is not None else None
     return {
         "changed": changed,
@@ -84,7 +90,7 @@ def _result(regr, changed: bool, created: bool = False) -> dict:
     }
 
 
-def find(client):
+def find(client: AcmeClient) -> messages.RegistrationResource | None:
     """The account of client's key, or None when the CA knows no such account."""
     client.use_account(None)  # newAccount must be signed with the JWK, not a key ID
     try:
@@ -102,7 +108,7 @@ def find(client):
     return regr
 
 
-def external_account_binding(client, eab: dict):
+def external_account_binding(client: AcmeClient, eab: dict) -> dict:
     kid, hmac_key = eab.get("kid"), eab.get("hmac_key")
     alg = eab.get("alg") or "HS256"
     if not kid:
@@ -118,7 +124,7 @@ def external_account_binding(client, eab: dict):
     return messages.ExternalAccountBinding.from_data(client.jwk.public_key(), kid, hmac_key, client.directory, alg)
 
 
-def ensure_present(client, contacts: list, terms_agreed: bool, eab: dict | None = None,
+def ensure_present(client: AcmeClient, contacts: list[str], terms_agreed: bool, eab: dict | None = None,
                    allow_create: bool = True, check_mode: bool = False) -> dict:
     """Register the account if needed and bring its contacts up to date."""
     regr = find(client)
@@ -166,7 +172,7 @@ def ensure_present(client, contacts: list, terms_agreed: bool, eab: dict | None 
     return _result(regr, changed=True)
 
 
-def deactivate(client, check_mode: bool = False) -> dict:
+def deactivate(client: AcmeClient, check_mode: bool = False) -> dict:
     try:
         regr = find(client)
     except AccountDeactivated:
@@ -181,7 +187,7 @@ def deactivate(client, check_mode: bool = False) -> dict:
     return _result(regr.update(body=messages.Registration.from_json(response.json())), changed=True)
 
 
-def rollover(client, new_key, check_mode: bool = False) -> dict:
+def rollover(client: AcmeClient, new_key: PrivateKey, check_mode: bool = False) -> dict:
     """Switch the account to new_key (RFC 8555 section 7.3.5); idempotent if already switched."""
     regr = find(client)
     if regr is None:

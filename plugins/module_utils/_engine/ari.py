@@ -19,6 +19,7 @@ import datetime
 import random
 import re
 from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, Protocol
 
 from . import keys
 from .client import retry_after_seconds
@@ -28,6 +29,9 @@ try:
     from cryptography import x509
 except ImportError:  # reported by the module through deps.missing()
     pass
+
+if TYPE_CHECKING:
+    from .client import AcmeClient
 
 DEFAULT_RETRY_AFTER = 6 * 3600        # RFC 9773 section 4.3.3: when the server sends none
 MIN_RETRY_AFTER = 60                  # never ask more often than once a minute ...
@@ -61,7 +65,7 @@ def serial_bytes(serial: int) -> bytes:
     return serial.to_bytes((serial.bit_length() + 8) // 8, byteorder="big", signed=True)
 
 
-def certificate_id(cert_pem) -> str:
+def certificate_id(cert_pem: keys.Pem) -> str:
     """The ARI CertID of the (first) certificate of cert_pem: base64url(AKI keyIdentifier) "." base64url(serial).
 
     Raises InputError when the certificate is unreadable or has no Authority Key Identifier.
@@ -83,7 +87,7 @@ def certificate_id(cert_pem) -> str:
     return "%s.%s" % (_b64url(aki.key_identifier), _b64url(serial_bytes(cert.serial_number)))
 
 
-def try_certificate_id(cert_pem) -> str | None:
+def try_certificate_id(cert_pem: keys.Pem) -> str | None:
     """certificate_id(), or None for a certificate that has none (no AKI, self-signed test certificates)."""
     try:
         return certificate_id(cert_pem)
@@ -91,7 +95,7 @@ def try_certificate_id(cert_pem) -> str | None:
         return None
 
 
-def check_certificate_id(value, field_name: str = "replaces") -> str | None:
+def check_certificate_id(value: object, field_name: str = "replaces") -> str | None:
     """A caller-supplied CertID ("" and None mean none), checked for its shape."""
     if value is None or value == "":
         return None
@@ -103,7 +107,7 @@ def check_certificate_id(value, field_name: str = "replaces") -> str | None:
 
 # ---- the renewalInfo resource ----------------------------------------------------------------
 
-def parse_time(text) -> datetime.datetime | None:
+def parse_time(text: object) -> datetime.datetime | None:
     """An RFC 3339 timestamp as an aware UTC datetime (fractions beyond microseconds dropped), or None."""
     match = _RFC3339.match(text.strip()) if isinstance(text, str) else None
     if not match:
@@ -122,23 +126,24 @@ def parse_time(text) -> datetime.datetime | None:
     return moment.astimezone(datetime.timezone.utc)
 
 
-def clamp_retry_after(seconds) -> float:
+def clamp_retry_after(seconds: float | None) -> float:
     """The server's Retry-After in seconds (None: absent) bounded to [1 minute, 1 week], 6 hours by default."""
     if seconds is None:
         return float(DEFAULT_RETRY_AFTER)
     return float(min(max(seconds, MIN_RETRY_AFTER), MAX_RETRY_AFTER))
 
 
-def renewal_info_url(client) -> str | None:
+def renewal_info_url(client: AcmeClient) -> str | None:
     """The directory's renewalInfo base URL, or None when the CA does not offer ARI."""
     return client.directory_url_for("renewalInfo") or None
 
 
-def parse_window(body, retry_after=None, url: str | None = None) -> RenewalWindow:
+def parse_window(body: Any, retry_after: float | None = None, url: str | None = None) -> RenewalWindow:
     """A RenewalWindow from a renewalInfo JSON body; ARIError when it is not one."""
     window = body.get("suggestedWindow") if isinstance(body, dict) else None
-    start = parse_time(window.get("start")) if isinstance(window, dict) else None
-    end = parse_time(window.get("end")) if isinstance(window, dict) else None
+    if not isinstance(window, dict):
+        window = {}
+    start, end = parse_time(window.get("start")), parse_time(window.get("end"))
     if start is None or end is None:
         raise ARIError("the renewalInfo answer of %s has no readable suggestedWindow start and end" % url,
                        ari_url=url)
@@ -150,7 +155,7 @@ def parse_window(body, retry_after=None, url: str | None = None) -> RenewalWindo
                          retry_after_seconds=clamp_retry_after(retry_after))
 
 
-def fetch(client, cert_id: str) -> RenewalWindow | None:
+def fetch(client: AcmeClient, cert_id: str) -> RenewalWindow | None:
     """GET <renewalInfo>/<cert_id> (unauthenticated); None when the directory offers no renewalInfo.
 
     Errors are EngineErrors: ACMEProblem (the CA answered with an error), TransportError
@@ -178,7 +183,14 @@ def fetch(client, cert_id: str) -> RenewalWindow | None:
 
 # ---- when ------------------------------------------------------------------------------------
 
-def select_time(window: RenewalWindow, rng=random) -> datetime.datetime:
+class Uniform(Protocol):
+    """What select_time needs of a random source: the random module or a random.Random."""
+
+    def uniform(self, a: float, b: float) -> float:
+        ...
+
+
+def select_time(window: RenewalWindow, rng: Uniform = random) -> datetime.datetime:
     """A moment uniformly at random inside [start, end] (RFC 9773 section 4.2)."""
     span = (window.end - window.start).total_seconds()
     return window.start + datetime.timedelta(seconds=rng.uniform(0, span)) if span > 0 else window.start

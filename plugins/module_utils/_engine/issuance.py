@@ -9,13 +9,19 @@ certificate is in hand: a failed renewal leaves the old files untouched.
 """
 from __future__ import annotations
 
+import datetime
 import json
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Callable
 
 from . import challenge, keys, order, policy
 from .errors import ACMEProblem, EngineError, InputError
 from .fsio import KEY_MODE, PUBLIC_MODE, FileSpec, read_bytes, write_together
 from .timefmt import iso
+
+if TYPE_CHECKING:
+    from .client import AcmeClient
+    from .dns01.solver import DNSSolver
 
 METADATA_SUFFIX = ".acme.json"
 
@@ -23,7 +29,7 @@ METADATA_SUFFIX = ".acme.json"
 @dataclass
 class CertificateRequest:
     """What the caller wants; paths are where the results go."""
-    identifiers: list
+    identifiers: list[keys.Identifier]
     private_key_path: str | None = None
     certificate_path: str | None = None
     chain_path: str | None = None
@@ -58,9 +64,9 @@ class CertificateRequest:
             raise InputError("key_type", "%r is not one of %s" % (self.key_type, ", ".join(keys.KEY_TYPES)))
 
 
-def load_existing(request: CertificateRequest):
+def load_existing(request: CertificateRequest) -> tuple[keys.CertInfo | None, dict]:
     """(CertInfo or None, metadata dict) of the certificate currently at the destination."""
-    pem = request.existing_certificate_pem or read_bytes(request.leaf_path)
+    pem = request.existing_certificate_pem or (read_bytes(request.leaf_path) if request.leaf_path else None)
     if not pem:
         return None, {}
     try:
@@ -79,26 +85,28 @@ def load_existing(request: CertificateRequest):
     return info, metadata
 
 
-def plan(request: CertificateRequest, directory_url: str, now=None) -> policy.RenewalDecision:
+def plan(request: CertificateRequest, directory_url: str,
+         now: datetime.datetime | None = None) -> policy.RenewalDecision:
     info, metadata = load_existing(request)
     return policy.decide(info, request.identifiers, directory_url, metadata.get("directory"),
                          request.renew_before_days, request.force, now,
                          profile=request.profile, cert_profile=metadata.get("profile"))
 
 
-def _key_source(request: CertificateRequest):
+def _key_source(request: CertificateRequest) -> tuple[Callable[[list[keys.Identifier]], bytes], bytes | None, str]:
     """(csr_for(identifiers), key PEM to write or None, public key hash the certificate must carry)."""
     if request.csr_pem is not None:
-        return (lambda _identifiers: request.csr_pem), None, keys.csr_public_key_sha256(request.csr_pem)
+        csr_pem = request.csr_pem
+        return (lambda _identifiers: csr_pem), None, keys.csr_public_key_sha256(csr_pem)
     key = None
-    if request.reuse_key:
+    if request.reuse_key and request.private_key_path:
         existing = read_bytes(request.private_key_path)
         if existing:
             key = keys.load_private_key(existing, "private_key_path")
     if key is None:
         key = keys.generate_private_key(request.key_type)
 
-    def csr_for(order_identifiers):
+    def csr_for(order_identifiers: list[keys.Identifier]) -> bytes:
         if set(order_identifiers) != set(request.identifiers):
             raise InputError("identifiers", "the order is for %s, not for the requested %s" % (
                 ", ".join(sorted(i.value for i in order_identifiers)),
@@ -211,17 +219,25 @@ def from_pending(request: CertificateRequest, keep, directory_url: str, account_
     return result
 
 
-def write_outputs(request: CertificateRequest, key_pem, issued, metadata: dict) -> list:
+def _required(path: str | None, field_name: str) -> str:
+    if not path:
+        raise InputError(field_name, "is required")
+    return path
+
+
+def write_outputs(request: CertificateRequest, key_pem: bytes | None, issued: order.IssuedCertificate,
+                  metadata: dict) -> list[str]:
     own = dict(owner=request.owner, group=request.group)
     specs = []
     if key_pem is not None:
-        specs.append(FileSpec(request.private_key_path, key_pem, mode=KEY_MODE, **own))
+        specs.append(FileSpec(_required(request.private_key_path, "private_key_path"), key_pem, mode=KEY_MODE,
+                              **own))
     for path, content in ((request.certificate_path, issued.certificate), (request.chain_path, issued.chain),
                           (request.fullchain_path, issued.fullchain)):
         if path:
             specs.append(FileSpec(path, content, mode=PUBLIC_MODE, **own))
-    specs.append(FileSpec(request.metadata_path, (json.dumps(metadata, indent=2, sort_keys=True) + "\n").encode(),
-                          mode=PUBLIC_MODE, **own))
+    metadata_json = (json.dumps(metadata, indent=2, sort_keys=True) + "\n").encode()
+    specs.append(FileSpec(_required(request.metadata_path, "certificate_path"), metadata_json, mode=PUBLIC_MODE, **own))
     return write_together(specs)
 
 
@@ -268,7 +284,8 @@ def issue_with_dns(client, request: CertificateRequest, solver, reason: str = ""
     return result
 
 
-def not_due_result(decision: policy.RenewalDecision, request: CertificateRequest, now=None) -> dict:
+def not_due_result(decision: policy.RenewalDecision, request: CertificateRequest,
+                   now: datetime.datetime | None = None) -> dict:
     info, _metadata = load_existing(request)
     result = {"changed": False, "renewed": False, "reason": decision.reason,
               "renewal": decision.to_result(now or policy.utcnow())}

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import base64
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, Callable
 
 from . import ari, keys
 from .challenge import ChallengeFile, ChallengeRecord, dns01_name, dns01_value, validate_token
@@ -25,15 +26,18 @@ try:
 except ImportError:  # reported by the module through deps.missing()
     pass
 
+if TYPE_CHECKING:
+    from .client import AcmeClient
+
 
 @dataclass
 class PendingOrder:
     """An order waiting for its challenge files to be published."""
     url: str
     status: str
-    identifiers: list
-    challenge_files: list = field(default_factory=list)
-    challenge_records: list = field(default_factory=list)   # DNS-01
+    identifiers: list[keys.Identifier]
+    challenge_files: list[ChallengeFile] = field(default_factory=list)
+    challenge_records: list[ChallengeRecord] = field(default_factory=list)   # DNS-01
     expires: str | None = None
     replaces: str | None = None           # the ARI CertID the CA accepted in "replaces"
     replaces_dropped: str | None = None   # why "replaces" was dropped and the order placed without it
@@ -60,16 +64,16 @@ class IssuedCertificate:
     chain: bytes            # intermediates, PEM
     fullchain: bytes        # leaf + intermediates, PEM
     order_url: str
-    info: keys.CertInfo = None
+    info: keys.CertInfo
     alternates_offered: int = 0
     profile: str | None = None    # as the CA's order object names it
 
 
-def _identifiers_of(order: dict) -> list:
+def _identifiers_of(order: dict) -> list[keys.Identifier]:
     return [keys.Identifier(i["type"], i["value"]) for i in order.get("identifiers", [])]
 
 
-def _key_authorization(client, token: str) -> str:
+def _key_authorization(client: AcmeClient, token: str) -> str:
     thumbprint = client.jwk.thumbprint()
     return "%s.%s" % (token, jose.b64encode(thumbprint).decode())
 
@@ -111,13 +115,13 @@ def rejects_replaces(problem: ACMEProblem) -> bool:
     return problem.status in (400, 403, 409) and "replace" in (problem.detail or "").lower()
 
 
-def profiles_offered(client) -> dict:
+def profiles_offered(client: AcmeClient) -> dict[str, str]:
     """The profiles the CA's directory offers (name -> description), {} when it offers none."""
     meta = client.directory.meta
     return dict(meta.profiles or {}) if meta is not None and meta.profiles else {}
 
 
-def check_profile(client, profile: str | None, field_name: str = "profile") -> str | None:
+def check_profile(client: AcmeClient, profile: str | None, field_name: str = "profile") -> str | None:
     """profile when the directory offers it; an InputError listing the offered ones otherwise.
 
     Asked before anything is ordered (draft-aaron-acme-profiles: the directory's meta.profiles).
@@ -134,7 +138,8 @@ def check_profile(client, profile: str | None, field_name: str = "profile") -> s
     return profile
 
 
-def create(client, identifiers: list, replaces: str | None = None, profile: str | None = None,
+def create(client: AcmeClient, identifiers: list[keys.Identifier], replaces: str | None = None,
+           profile: str | None = None,
            challenge_type: str = "http-01") -> PendingOrder:
     """Create an order and return the challenge files (http-01) or TXT records (dns-01) that must be published.
 
@@ -144,7 +149,7 @@ def create(client, identifiers: list, replaces: str | None = None, profile: str 
     unknown, ...), the order is placed again without it rather than failing.
     profile (checked against the directory's meta.profiles) is sent as the order's "profile".
     """
-    payload = {"identifiers": [i.to_json() for i in identifiers]}
+    payload: dict[str, Any] = {"identifiers": [i.to_json() for i in identifiers]}
     profile = check_profile(client, profile)
     if profile:
         payload["profile"] = profile
@@ -162,7 +167,10 @@ def create(client, identifiers: list, replaces: str | None = None, profile: str 
         response = client.post(client.directory["newOrder"], payload)
     order = response.json()
     url = response.headers.get("Location")
-    files, records = [], []
+    if not url:
+        raise EngineError("the CA answered newOrder without the order's URL (no Location header)")
+    files: list[ChallengeFile] = []
+    records: list[ChallengeRecord] = []
     for authz_url in order.get("authorizations", []):
         authz = client.fetch(authz_url)
         status = authz.get("status")
@@ -187,7 +195,7 @@ def create(client, identifiers: list, replaces: str | None = None, profile: str 
                         profile=order.get("profile") or profile)
 
 
-def _validate(client, order: dict, deadline: Deadline, challenge_type: str = "http-01") -> None:
+def _validate(client: AcmeClient, order: dict, deadline: Deadline, challenge_type: str = "http-01") -> None:
     """Ask the CA to validate every pending authorization and wait for the verdicts."""
     pending = []
     for authz_url in order.get("authorizations", []):
@@ -217,7 +225,7 @@ def _order_failed(order: dict, url: str) -> EngineError:
                        order_url=url, order_status=order.get("status"), problem=problem)
 
 
-def _pick_chain(chains: list, preferred_chain: str | None) -> bytes:
+def _pick_chain(chains: list[bytes], preferred_chain: str | None) -> bytes:
     """The first chain whose top-most issuer (or any issuer) is named preferred_chain."""
     if preferred_chain:
         for chain in chains:
@@ -230,7 +238,7 @@ def _pick_chain(chains: list, preferred_chain: str | None) -> bytes:
     return chains[0]
 
 
-def _download(client, cert_url: str, preferred_chain: str | None):
+def _download(client: AcmeClient, cert_url: str, preferred_chain: str | None) -> tuple[bytes, int]:
     response = client.fetch_pem_chain(cert_url)
     chains = [response.content]
     alternates = [link["url"] for link in parse_header_links(response.headers.get("Link", ""))
@@ -240,7 +248,8 @@ def _download(client, cert_url: str, preferred_chain: str | None):
     return _pick_chain(chains, preferred_chain), len(alternates)
 
 
-def complete(client, order_url: str, csr_for, preferred_chain: str | None = None,
+def complete(client: AcmeClient, order_url: str, csr_for: Callable[[list[keys.Identifier]], bytes],
+             preferred_chain: str | None = None,
              expected_public_key: str | None = None, challenge_type: str = "http-01") -> IssuedCertificate:
     """Validate, finalize and download the order at order_url.
 
