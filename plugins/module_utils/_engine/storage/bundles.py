@@ -43,12 +43,17 @@ import re
 import secrets
 import urllib.parse
 from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, Iterable
 
 from .. import ari, keys, layout, policy
 from ..client import RETRYABLE_STATUS
 from ..errors import ACMEProblem, EngineError, InputError, StorageError, TransportError
 from ..timefmt import iso as _iso
 from ..timefmt import parse_iso as _parse_iso
+from .base import Lock, LockState, Storage
+
+if TYPE_CHECKING:
+    from ..client import AcmeClient
 
 FORMAT = 1
 POINTER = "current.json"
@@ -68,7 +73,7 @@ ARI_FIELDS = ("ari_window_start", "ari_window_end", "ari_selected", "ari_next_ch
               "ari_error")
 
 
-def validate_name(name, field_name: str = "name") -> str:
+def validate_name(name: object, field_name: str = "name") -> str:
     """A certificate name becomes a path component and an object key: refuse anything that could escape."""
     if not isinstance(name, str) or not name:
         raise InputError(field_name, "must be a non-empty string")
@@ -87,7 +92,7 @@ def validate_name(name, field_name: str = "name") -> str:
     return name
 
 
-def directory_slug(directory_url) -> str:
+def directory_slug(directory_url: object) -> str:
     """host + path of the ACME directory, sanitised, plus a hash of the whole URL."""
     if not isinstance(directory_url, str) or not directory_url.strip():
         raise InputError("acme_directory", "is required to key stored certificates")
@@ -106,7 +111,7 @@ def _sha256(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()
 
 
-def _as_bytes(value) -> bytes | None:
+def _as_bytes(value: keys.Pem | None) -> bytes | None:
     if value is None:
         return None
     data = value.encode() if isinstance(value, str) else bytes(value)
@@ -121,15 +126,16 @@ class Bundle:
     chain: bytes
     fullchain: bytes
 
-    def files(self) -> dict:
+    def files(self) -> dict[str, bytes]:
         return {filename: getattr(self, part) for part, filename in layout.FILES}
 
     @classmethod
-    def from_files(cls, files: dict) -> Bundle:
+    def from_files(cls, files: dict[str, bytes]) -> Bundle:
         return cls(**{part: files[filename] for part, filename in layout.FILES})
 
 
-def make_bundle(private_key, certificate=None, chain=None, fullchain=None, fields: dict | None = None) -> Bundle:
+def make_bundle(private_key: keys.Pem | None, certificate: keys.Pem | None = None, chain: keys.Pem | None = None,
+                fullchain: keys.Pem | None = None, fields: dict[str, str] | None = None) -> Bundle:
     """Check and normalise the parts of a bundle; fields maps part -> the option name used in errors."""
     names = {"private_key": "private_key", "certificate": "certificate", "chain": "chain", "fullchain": "fullchain"}
     names.update(fields or {})
@@ -189,7 +195,7 @@ def cert_info_from_metadata(pointer: dict) -> keys.CertInfo | None:
 class CertificateStore:
     """Certificates of one ACME directory on one Storage."""
 
-    def __init__(self, storage, directory_url: str):
+    def __init__(self, storage: Storage, directory_url: str) -> None:
         self.storage = storage
         self.directory = directory_url.strip()
         self.slug = directory_slug(directory_url)
@@ -243,28 +249,29 @@ class CertificateStore:
             raise InputError("private_key", "does not match the certificate; nothing was stored")
         info = keys.parse_certificate(bundle.certificate)
         before = self.metadata(name)
+        stored = before or {}
         hashes = {fname: _sha256(data) for fname, data in bundle.files().items()}
-        same_files = bool(before) and before.get("files") == hashes
+        same_files = bool(before) and stored.get("files") == hashes
         account = account_uri if account_uri is not None else (before or {}).get("account_uri")
         if profile is None and same_files:
-            profile = before.get("profile")
+            profile = stored.get("profile")
         ari_id = ari.try_certificate_id(bundle.certificate)
         # (a pointer written before ARI ids were recorded gets its ari_id on the next upload)
-        if same_files and account == before.get("account_uri") and ari_id == before.get("ari_id") \
-                and profile == before.get("profile"):
-            return {"changed": False, "version": before["version"], "before": public_metadata(before),
+        if same_files and account == stored.get("account_uri") and ari_id == stored.get("ari_id") \
+                and profile == stored.get("profile"):
+            return {"changed": False, "version": stored["version"], "before": public_metadata(before),
                     "after": public_metadata(before)}
-        version = before["version"] if same_files else self._new_version(now, info.serial)
+        version = stored["version"] if same_files else self._new_version(now, info.serial)
         pointer = {
             "format": FORMAT, "name": name, "version": version, "acme_directory": self.directory,
             "account_uri": account, "identifiers": [ident.value for ident in info.identifiers],
             "not_before": _iso(info.not_before), "not_after": _iso(info.not_after), "serial": info.serial,
             "key_type": keys.key_type_of(keys.load_private_key(bundle.private_key, "private_key")),
             "issuer": info.issuer, "subject": info.subject, "public_key_sha256": info.public_key_sha256,
-            "obtained_at": before.get("obtained_at") if same_files else _iso(now),
+            "obtained_at": stored.get("obtained_at") if same_files else _iso(now),
             "stored_at": _iso(now), "files": hashes, "ari_id": ari_id, "profile": profile,
         }
-        result = {"changed": True, "version": version, "new_version": not same_files,
+        result: dict[str, Any] = {"changed": True, "version": version, "new_version": not same_files,
                   "before": public_metadata(before), "after": public_metadata(pointer), "warnings": []}
         if check_mode:
             return result
@@ -277,7 +284,7 @@ class CertificateStore:
         if not same_files:
             try:
                 self._write_status(name, None, now)
-                self._prune(name, keep={version, (before or {}).get("version")})
+                self._prune(name, keep={version, stored.get("version")})
             except StorageError as exc:   # the certificate is stored; housekeeping can wait for the next run
                 result["warnings"].append("stored, but housekeeping failed: %s" % exc.msg)
         return result
@@ -287,7 +294,7 @@ class CertificateStore:
         stamp = now.astimezone(datetime.timezone.utc).strftime("%Y%m%dT%H%M%S.%fZ")
         return "%s-%s-%s" % (stamp, (serial or "0")[:16], secrets.token_hex(3))
 
-    def _prune(self, name: str, keep: set) -> None:
+    def _prune(self, name: str, keep: set[str | None]) -> None:
         if not self.storage.deletes_data:
             return   # S3: the lifecycle rule on versions/ expires them (see the README)
         prefix = self._versions(name)
@@ -301,7 +308,7 @@ class CertificateStore:
     def _status(self, name: str) -> dict:
         return self._parse(self.storage.load(self._entry(name) + STATUS), "status", name) or {}
 
-    def _write_status(self, name: str, error, now: datetime.datetime, before: dict | None = None,
+    def _write_status(self, name: str, error: str | None, now: datetime.datetime, before: dict | None = None,
                       retry_after: float | None = None, kind: str | None = None) -> dict:
         status = dict(before if before is not None else self._status(name))
         status["last_attempt"] = _iso(now)
@@ -358,24 +365,27 @@ class CertificateStore:
 
     # ---- read -------------------------------------------------------------------------------
 
-    def get(self, name: str):
+    def get(self, name: str) -> tuple[Bundle, dict] | None:
         """(Bundle, pointer) of name, checked against the pointer's hashes; None when not stored."""
         validate_name(name)
-        problems = []
+        problems: list[str] = []
+        pointer: dict | None = None
         for _attempt in range(READ_RETRIES):
             pointer = self.metadata(name)
             if pointer is None:
                 return None
             prefix = self._versions(name) + str(pointer.get("version")) + "/"
             data = self.storage.load_many([prefix + fname for fname in FILES])
-            files, problems = {}, []
+            files: dict[str, bytes] = {}
+            problems = []
             for fname in FILES:
                 content = data[prefix + fname]
                 if content is None:
                     problems.append("%s is missing" % fname)
                 elif _sha256(content) != (pointer.get("files") or {}).get(fname):
                     problems.append("%s does not match its recorded SHA-256" % fname)
-                files[fname] = content
+                if content is not None:
+                    files[fname] = content
             if not problems:
                 bundle = Bundle.from_files(files)
                 if keys.key_matches_certificate(keys.load_private_key(bundle.private_key, "stored key"),
@@ -384,10 +394,10 @@ class CertificateStore:
                 problems.append("the key does not match the certificate")
             # A writer may have switched the pointer and pruned this version meanwhile: read it again.
         raise StorageError("stored certificate %r (version %s) on %s is damaged: %s"
-                           % (name, pointer.get("version"), self.storage.describe(), "; ".join(problems)),
+                           % (name, (pointer or {}).get("version"), self.storage.describe(), "; ".join(problems)),
                            name=name)
 
-    def names(self) -> list:
+    def names(self) -> list[str]:
         """Names that have an entry (a live pointer or a recorded attempt) for this directory."""
         prefix = "certs/%s/" % self.slug
         found = []
@@ -401,8 +411,9 @@ class CertificateStore:
                 continue   # not ours
         return sorted(set(found))
 
-    def info(self, names=None, renew_before_days: float | None = None,
-             now: datetime.datetime | None = None, ari_client=None, ari_cache: bool = True) -> dict:
+    def info(self, names: Iterable[str] | None = None, renew_before_days: float | None = None,
+             now: datetime.datetime | None = None, ari_client: AcmeClient | None = None,
+             ari_cache: bool = True) -> dict:
         """Expiry, due-ness (policy.decide, as acme_order) and last attempt of many certificates.
 
         Reads only the small pointer and status objects, never keys or certificates.
@@ -417,7 +428,7 @@ class CertificateStore:
         if renew_before_days is not None and renew_before_days < 0:
             raise InputError("renew_before_days", "must not be negative")
         explicit = names is not None
-        if explicit:
+        if names is not None:
             wanted = []
             for name in names:
                 if validate_name(name, "names") not in wanted:
@@ -437,16 +448,18 @@ class CertificateStore:
                 continue
             if not explicit and not pointer and not status:
                 continue
-            item, decision = {"name": name}, None
+            item: dict[str, Any] = {"name": name}
+            decision: policy.RenewalDecision | None = None
             info = cert_info_from_metadata(pointer) if pointer and not pointer.get("deleted") else None
             if info is None:
                 item.update(exists=False, due=True, reason="no existing certificate", ari_id=None)
             else:
-                decision = policy.decide(info, directory=self.directory, cert_directory=pointer.get("acme_directory"),
+                live = pointer or {}   # info comes from a live pointer only
+                decision = policy.decide(info, directory=self.directory, cert_directory=live.get("acme_directory"),
                                          renew_before_days=renew_before_days, now=now)
-                item.update(public_metadata(pointer))
+                item.update(public_metadata(live) or {})
                 # lets a deployer tell, without fetching anything, whether a host's copy is current
-                item["file_sha256"] = dict(pointer.get("files") or {})
+                item["file_sha256"] = dict(live.get("files") or {})
                 item.update(decision.to_result(now))
                 item["exists"] = True
             item.update((field, None) for field in ARI_FIELDS)
@@ -473,7 +486,8 @@ class CertificateStore:
 
     # ---- ACME Renewal Information -----------------------------------------------------------
 
-    def _apply_ari(self, name: str, item: dict, decision, status: dict, asker, now, write: bool):
+    def _apply_ari(self, name: str, item: dict, decision: policy.RenewalDecision, status: dict, asker: _AriAsker,
+                   now: datetime.datetime, write: bool) -> str | None:
         """Let the CA's renewal window decide item's due-ness; returns a warning or None."""
         cert_id = item["ari_id"]
         cached = status.get("ari")
@@ -510,7 +524,7 @@ class CertificateStore:
                     _iso(start), _iso(selected))
         return warning
 
-    def _write_ari(self, name: str, state: dict):
+    def _write_ari(self, name: str, state: dict) -> str | None:
         """Cache state as the "ari" key of name's status, re-read just before: attempt records stay intact."""
         try:
             status = self._status(name)
@@ -524,13 +538,13 @@ class CertificateStore:
 
     # ---- locks ------------------------------------------------------------------------------
 
-    def lock(self, name: str, ttl: float, timeout: float = 0.0, owner: str | None = None):
+    def lock(self, name: str, ttl: float, timeout: float = 0.0, owner: str | None = None) -> Lock:
         return self.storage.lock(self.lock_name(name), ttl, timeout=timeout, owner=owner)
 
     def unlock(self, name: str, owner: str) -> bool:
         return self.storage.unlock(self.lock_name(name), owner)
 
-    def lock_state(self, name: str):
+    def lock_state(self, name: str) -> LockState:
         return self.storage.lock_state(self.lock_name(name))
 
 
@@ -542,12 +556,12 @@ class _AriAsker:
     call are not asked (and nothing is cached for them): one timeout, not hundreds.
     """
 
-    def __init__(self, client, rng=None):
+    def __init__(self, client: AcmeClient, rng: ari.Uniform | None = None) -> None:
         self.client = client
-        self.rng = rng or random
-        self.unreachable = None
+        self.rng: ari.Uniform = rng or random
+        self.unreachable: str | None = None
 
-    def ask(self, cert_id: str, cached: dict | None, now: datetime.datetime):
+    def ask(self, cert_id: str, cached: dict | None, now: datetime.datetime) -> tuple[dict | None, bool]:
         """(state to report, whether to cache it); (None, False) when the directory offers no renewalInfo."""
         if self.unreachable:
             return {"cert_id": cert_id, "error": "not asked: %s" % self.unreachable, "next_check": None,
