@@ -11,9 +11,10 @@ answer of every authoritative server of the zone, asked without recursion.
 from __future__ import annotations
 
 import time
+from typing import Callable
 
 from ..errors import DNSError, InputError
-from .base import by_name
+from .base import TXTRecord, by_name
 
 try:
     import dns.exception
@@ -30,7 +31,7 @@ except ImportError:  # reported by the module through deps.missing()
 MAX_CNAME_HOPS = 8
 
 
-def parse_server(text: str, field: str, default_port: int = 53) -> tuple:
+def parse_server(text: str, field: str, default_port: int = 53) -> tuple[str, int]:
     """'192.0.2.1', '192.0.2.1:5353', '[2001:db8::1]:53' or '2001:db8::1' -> (address, port)."""
     import ipaddress
     text = (text or "").strip()
@@ -58,7 +59,7 @@ def parse_server(text: str, field: str, default_port: int = 53) -> tuple:
 class Lookup:
     """Questions about names, asked of resolvers (or the system's) and of authoritative servers."""
 
-    def __init__(self, resolvers=None, nameserver_port: int = 53, timeout: float = 10.0):
+    def __init__(self, resolvers: list[str] | None = None, nameserver_port: int = 53, timeout: float = 10.0) -> None:
         self.timeout = timeout
         self.nameserver_port = nameserver_port
         self.resolver = dns.resolver.Resolver(configure=not resolvers)
@@ -71,7 +72,7 @@ class Lookup:
         self.resolver.timeout = min(timeout, 3.0)
         self.resolvers_text = ", ".join(resolvers) if resolvers else "the system resolver"
 
-    def _resolve(self, name: str, rdtype: str):
+    def _resolve(self, name: str, rdtype: str) -> dns.rrset.RRset | None:
         """The answer's rrset or None (NXDOMAIN, no data); DNSError when nobody answers."""
         try:
             return self.resolver.resolve(name, rdtype, raise_on_no_answer=False).rrset
@@ -120,7 +121,7 @@ class Lookup:
                              % (name, self.resolvers_text))
         return zone.to_text(omit_final_dot=True).lower()
 
-    def authoritative_servers(self, zone: str) -> list:
+    def authoritative_servers(self, zone: str) -> list[tuple[str, str]]:
         """[(name server, address)] of every NS of zone."""
         rrset = self._resolve(zone, "NS")
         if rrset is None or rrset.rdtype != dns.rdatatype.NS:
@@ -139,7 +140,7 @@ class Lookup:
             servers += [(ns_name, address) for address in addresses]
         return sorted(set(servers))
 
-    def txt_values(self, name: str, address: str) -> set:
+    def txt_values(self, name: str, address: str) -> set[str]:
         """TXT values of name, asked of one authoritative server directly (no recursion)."""
         query = dns.message.make_query(name, "TXT")
         query.flags &= ~dns.flags.RD
@@ -147,28 +148,30 @@ class Lookup:
                                                      port=self.nameserver_port)
         if response.rcode() not in (dns.rcode.NOERROR, dns.rcode.NXDOMAIN):
             raise DNSError("%s answered %s" % (address, dns.rcode.to_text(response.rcode())))
-        values = set()
+        values: set[str] = set()
         wanted = dns.name.from_text(name)
         for rrset in response.answer:
             if rrset.rdtype == dns.rdatatype.TXT and rrset.name == wanted:
                 values |= {b"".join(item.strings).decode() for item in rrset}
         return values
 
-    def wait_visible(self, zone_records: dict, timeout: float, sleep=time.sleep, clock=time.monotonic) -> dict:
+    def wait_visible(self, zone_records: dict[str, list[TXTRecord]], timeout: float,
+                     sleep: Callable[[float], None] = time.sleep,
+                     clock: Callable[[], float] = time.monotonic) -> dict[str, list[str]]:
         """Wait until every authoritative server of each zone answers every TXT value of {zone: [records]}.
 
         Returns {zone: [servers]}; on timeout a DNSError names the first server and record still missing.
         """
         deadline = clock() + timeout
-        pending = []
-        servers_of = {}
+        pending: list[tuple[tuple[str, str], str, set[str]]] = []
+        servers_of: dict[str, list[tuple[str, str]]] = {}
         for zone, records in zone_records.items():
             servers_of[zone] = self.authoritative_servers(zone)
             for server in servers_of[zone]:
-                for name, values in by_name(records).items():
-                    pending.append((server, name, set(values)))
+                for name, wanted in by_name(records).items():
+                    pending.append((server, name, set(wanted)))
         delay = 0.1
-        last_error = {}
+        last_error: dict[tuple[tuple[str, str], str], str] = {}
         while True:
             still = []
             for server, name, values in pending:

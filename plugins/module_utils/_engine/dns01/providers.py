@@ -9,15 +9,21 @@ to one provider and are refused under another.
 """
 from __future__ import annotations
 
+from typing import TYPE_CHECKING, Any
+
 from ..errors import InputError
 from . import route53, rfc2136
+from .base import Provider
+
+if TYPE_CHECKING:
+    from .lookup import Lookup
 
 PROVIDERS = {"rfc2136": rfc2136.OPTIONS, "route53": route53.OPTIONS}
 COMMON = ("provider", "resolvers", "nameserver_port", "propagation_timeout", "check_propagation", "ttl", "timeout")
 DEFAULTS = {"nameserver_port": 53, "propagation_timeout": 120, "check_propagation": True, "ttl": 60, "timeout": 10}
 
 
-def settings(options) -> dict:
+def settings(options: object) -> dict[str, Any]:
     """The dns section checked: provider known, only its own options set, numbers sane; defaults filled in."""
     if not isinstance(options, dict) or not options:
         raise InputError("dns", "challenge dns-01 needs a dns section naming a provider (%s)"
@@ -50,12 +56,13 @@ def settings(options) -> dict:
     return result
 
 
-def open_provider(options):
+def open_provider(options: object) -> tuple[Provider, Lookup, dict[str, Any]]:
     """(provider, lookup) for a dns section."""
     from .lookup import Lookup
     conf = settings(options)
     lookup = Lookup(conf.get("resolvers"), conf["nameserver_port"], conf["timeout"])
     own = {key: conf[key] for key in PROVIDERS[conf["provider"]] if key in conf}
+    provider: Provider
     if conf["provider"] == "rfc2136":
         provider = rfc2136.RFC2136Provider(lookup, ttl=conf["ttl"], timeout=conf["timeout"], **own)
     else:

@@ -12,6 +12,8 @@ from __future__ import annotations
 import base64
 import binascii
 
+from typing import TYPE_CHECKING
+
 from ..errors import DNSError, InputError
 from .base import Provider, in_zone
 
@@ -27,11 +29,14 @@ try:
 except ImportError:  # reported by the module through deps.missing()
     pass
 
+if TYPE_CHECKING:
+    from .lookup import Lookup
+
 ALGORITHMS = ("hmac-sha256", "hmac-sha384", "hmac-sha512", "hmac-sha224", "hmac-sha1", "hmac-md5")
 OPTIONS = ("server", "port", "key_name", "key_secret", "key_algorithm", "zone")
 
 
-def check_secret(secret: str) -> bytes:
+def check_secret(secret: str | None) -> bytes:
     try:
         decoded = base64.b64decode((secret or "").strip(), validate=True)
     except (binascii.Error, ValueError):
@@ -44,8 +49,9 @@ def check_secret(secret: str) -> bytes:
 class RFC2136Provider(Provider):
     kind = "rfc2136"
 
-    def __init__(self, lookup, server=None, port=None, key_name=None, key_secret=None, key_algorithm=None,
-                 zone=None, ttl=60, timeout=10.0):
+    def __init__(self, lookup: Lookup, server: str | None = None, port: int | None = None,
+                 key_name: str | None = None, key_secret: str | None = None, key_algorithm: str | None = None,
+                 zone: str | None = None, ttl: int = 60, timeout: float = 10.0) -> None:
         from .lookup import parse_server
         if not server:
             raise InputError("dns.server", "is required for provider rfc2136 (the primary name server's address)")
@@ -62,7 +68,7 @@ class RFC2136Provider(Provider):
         if key_name:
             check_secret(key_secret)
             try:
-                self.keyring = dns.tsigkeyring.from_text({key_name: key_secret.strip()})
+                self.keyring = dns.tsigkeyring.from_text({key_name: (key_secret or "").strip()})
                 self.key = dns.name.from_text(key_name)
             except (dns.exception.DNSException, ValueError) as exc:
                 raise InputError("dns.key_name", "%r is not a usable TSIG key name (%s)" % (key_name, exc)) from None
@@ -80,7 +86,7 @@ class RFC2136Provider(Provider):
             return self.zone
         return self.lookup.zone_for(name)
 
-    def _send(self, message, what: str):
+    def _send(self, message: dns.message.Message, what: str) -> dns.message.Message:
         try:
             response = dns.query.tcp(message, self.server, timeout=self.timeout, port=self.port)
         except dns.tsig.PeerError as exc:
@@ -103,7 +109,7 @@ class RFC2136Provider(Provider):
             words = dns.rcode.to_text(rcode)
             tsig_error = getattr(response, "tsig_error", 0)
             if tsig_error:
-                words += ", TSIG error %s" % dns.rcode.to_text(tsig_error)
+                words += ", TSIG error %s" % dns.rcode.to_text(dns.rcode.Rcode.make(tsig_error))
             extended = ["%s%s" % (getattr(option, "code", ""), (": " + option.text) if getattr(option, "text", None)
                                   else "") for option in getattr(response, "extended_errors", list)()]
             if extended:
@@ -112,13 +118,13 @@ class RFC2136Provider(Provider):
                            dns_rcode=dns.rcode.to_text(rcode))
         return response
 
-    def _update(self, zone: str):
+    def _update(self, zone: str) -> dns.update.UpdateMessage:
         update = dns.update.UpdateMessage(zone)
         if self.keyring:
             update.use_tsig(self.keyring, keyname=self.key, algorithm=self.algorithm)
         return update
 
-    def preflight(self, zones: list) -> None:
+    def preflight(self, zones: list[str]) -> None:
         """An UPDATE whose only content is the prerequisite "the zone's SOA exists": changes nothing, but
         the server checks that it is authoritative for the zone, the signature and the update permission."""
         for zone in zones:
@@ -126,14 +132,14 @@ class RFC2136Provider(Provider):
             update.present(zone + ".", "SOA")
             self._send(update, "an update of zone %s" % zone)
 
-    def present(self, zone: str, rrsets: dict) -> None:
+    def present(self, zone: str, rrsets: dict[str, list[str]]) -> None:
         update = self._update(zone)
         for name, values in rrsets.items():
             for value in values:
                 update.add(name + ".", self.ttl, "TXT", _quoted(value))
         self._send(update, "adding TXT records to zone %s" % zone)
 
-    def cleanup(self, zone: str, rrsets: dict) -> None:
+    def cleanup(self, zone: str, rrsets: dict[str, list[str]]) -> None:
         update = self._update(zone)
         for name, values in rrsets.items():
             for value in values:
@@ -145,7 +151,7 @@ def _quoted(value: str) -> str:
     return '"%s"' % value.replace("\\", "\\\\").replace('"', '\\"')
 
 
-def _tsig_words(exc) -> str:
+def _tsig_words(exc: Exception) -> str:
     names = {"PeerBadKey": "BADKEY: the server does not know this key",
              "PeerBadSignature": "BADSIG: the signature does not verify with the server's secret",
              "PeerBadTime": "BADTIME: the clocks differ too much",

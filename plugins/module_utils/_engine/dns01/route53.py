@@ -14,6 +14,7 @@ values of one call at a time (the role's storage lock serialises renewals).
 from __future__ import annotations
 
 import time
+from typing import TYPE_CHECKING, Any, Callable
 
 from ..errors import DNSError, InputError
 from .base import Provider, in_zone
@@ -25,19 +26,26 @@ try:
 except ImportError:  # reported by the module through deps.missing()
     pass
 
+if TYPE_CHECKING:
+    from botocore.client import BaseClient
+
+    from .lookup import Lookup
+
 OPTIONS = ("hosted_zone_id", "access_key", "secret_key", "session_token", "region", "endpoint_url", "zone")
 
 
-def _code(exc) -> str:
+def _code(exc: ClientError) -> str:
     return str(exc.response.get("Error", {}).get("Code", ""))
 
 
 class Route53Provider(Provider):
     kind = "route53"
 
-    def __init__(self, lookup=None, hosted_zone_id=None, access_key=None, secret_key=None, session_token=None,
-                 region=None, endpoint_url=None, zone=None, ttl=60, timeout=10.0, sync_timeout=120.0,
-                 client=None, sleep=time.sleep, clock=time.monotonic):
+    def __init__(self, lookup: Lookup | None = None, hosted_zone_id: str | None = None, access_key: str | None = None,
+                 secret_key: str | None = None, session_token: str | None = None, region: str | None = None,
+                 endpoint_url: str | None = None, zone: str | None = None, ttl: int = 60, timeout: float = 10.0,
+                 sync_timeout: float = 120.0, client: BaseClient | None = None,
+                 sleep: Callable[[float], None] = time.sleep, clock: Callable[[], float] = time.monotonic) -> None:
         if bool(access_key) != bool(secret_key):
             raise InputError("dns.secret_key" if access_key else "dns.access_key",
                              "is required when %s is set" % ("dns.access_key" if access_key else "dns.secret_key"))
@@ -50,7 +58,7 @@ class Route53Provider(Provider):
         self.ttl = ttl
         self.sync_timeout = sync_timeout
         self.sleep, self.clock = sleep, clock
-        self.zone_ids = {}
+        self.zone_ids: dict[str, str] = {}   # zone name -> hosted zone id
         self.where = endpoint_url or "Route 53"
         if client is not None:
             self.client = client
@@ -66,7 +74,7 @@ class Route53Provider(Provider):
         except (BotoCoreError, ValueError) as exc:
             raise InputError("dns.endpoint_url" if endpoint_url else "dns.region", str(exc)) from None
 
-    def _call(self, action: str, what: str, **kwargs):
+    def _call(self, action: str, what: str, **kwargs: Any) -> dict[str, Any]:
         try:
             return getattr(self.client, action)(**kwargs)
         except NoCredentialsError:
@@ -113,14 +121,15 @@ class Route53Provider(Provider):
                 self.zone_ids[candidate] = zone_id
                 return candidate
         if self.hosted_zone_id:
-            raise InputError("dns.hosted_zone_id", "the hosted zone %s does not contain %s" % (self.hosted_zone_id, name))
+            raise InputError("dns.hosted_zone_id", "the hosted zone %s does not contain %s"
+                             % (self.hosted_zone_id, name))
         raise InputError("dns.hosted_zone_id", "no Route 53 hosted zone holds %s%s" % (
             name, " within dns.zone %s" % self.zone if self.zone else ""))
 
-    def preflight(self, zones: list) -> None:
+    def preflight(self, zones: list[str]) -> None:
         return None  # zone_for already asked Route 53 for each zone (credentials, ListHostedZonesByName)
 
-    def _change(self, zone: str, action: str, rrsets: dict, what: str):
+    def _change(self, zone: str, action: str, rrsets: dict[str, list[str]], what: str) -> None:
         changes = [{"Action": action, "ResourceRecordSet": {
             "Name": name + ".", "Type": "TXT", "TTL": self.ttl,
             "ResourceRecords": [{"Value": '"%s"' % value} for value in values]}} for name, values in rrsets.items()]
@@ -128,7 +137,7 @@ class Route53Provider(Provider):
                               ChangeBatch={"Comment": "autotls.acme DNS-01", "Changes": changes})
         self._wait_insync(response["ChangeInfo"], what)
 
-    def _wait_insync(self, info: dict, what: str):
+    def _wait_insync(self, info: dict[str, Any], what: str) -> None:
         deadline = self.clock() + self.sync_timeout
         delay = 0.5
         while info.get("Status") != "INSYNC":
@@ -139,10 +148,10 @@ class Route53Provider(Provider):
             delay = min(delay * 2, 5.0)
             info = self._call("get_change", what, Id=info["Id"])["ChangeInfo"]
 
-    def present(self, zone: str, rrsets: dict) -> None:
+    def present(self, zone: str, rrsets: dict[str, list[str]]) -> None:
         self._change(zone, "UPSERT", rrsets, "adding TXT records to %s" % zone)
 
-    def cleanup(self, zone: str, rrsets: dict) -> None:
+    def cleanup(self, zone: str, rrsets: dict[str, list[str]]) -> None:
         try:
             self._change(zone, "DELETE", rrsets, "removing TXT records from %s" % zone)
         except DNSError as error:

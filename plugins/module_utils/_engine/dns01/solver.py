@@ -10,19 +10,24 @@ whether it may change those zones, so bad settings fail before the CA is asked.
 """
 from __future__ import annotations
 
-from ..challenge import dns01_name
+from typing import Iterable
+
+from ..challenge import ChallengeRecord, dns01_name
 from ..errors import DNSError, EngineError
+from ..keys import Identifier
 from .providers import open_provider
 from .base import TXTRecord, by_name
 
 
 class DNSSolver:
-    def __init__(self, dns_options):
+    def __init__(self, dns_options: object) -> None:
         self.provider, self.lookup, self.conf = open_provider(dns_options)
-        self.targets = {}      # _acme-challenge name -> (name the record is written at, zone)
-        self.published = []    # [(zone, {name: [values]})] changed by publish(), undone by remove()
+        # _acme-challenge name -> (name the record is written at, zone)
+        self.targets: dict[str, tuple[str, str]] = {}
+        # [(zone, {name: [values]})] changed by publish(), undone by remove()
+        self.published: list[tuple[str, dict[str, list[str]]]] = []
 
-    def prepare(self, identifiers) -> dict:
+    def prepare(self, identifiers: Iterable[Identifier]) -> dict[str, dict[str, str]]:
         """{challenge name: {"target", "zone"}} for every DNS identifier; raises before anything is ordered."""
         for ident in identifiers:
             if ident.type != "dns":
@@ -36,8 +41,8 @@ class DNSSolver:
         self.provider.preflight(sorted({zone for _target, zone in self.targets.values()}))
         return {name: {"target": target, "zone": zone} for name, (target, zone) in self.targets.items()}
 
-    def _by_zone(self, challenge_records) -> dict:
-        zones = {}
+    def _by_zone(self, challenge_records: Iterable[ChallengeRecord]) -> dict[str, list[TXTRecord]]:
+        zones: dict[str, list[TXTRecord]] = {}
         for record in challenge_records:
             if record.name not in self.targets:   # an authorization for a name prepare() did not see
                 target = self.lookup.follow_cname(record.name)
@@ -46,7 +51,7 @@ class DNSSolver:
             zones.setdefault(zone, []).append(TXTRecord(target, record.value))
         return zones
 
-    def publish(self, challenge_records) -> None:
+    def publish(self, challenge_records: Iterable[ChallengeRecord]) -> None:
         """Add every record, one change per zone; then wait until every authoritative server answers them."""
         zones = self._by_zone(challenge_records)
         for zone, records in sorted(zones.items()):
@@ -56,7 +61,7 @@ class DNSSolver:
         if zones and self.conf["check_propagation"]:
             self.lookup.wait_visible(zones, self.conf["propagation_timeout"])
 
-    def remove(self) -> list:
+    def remove(self) -> list[str]:
         """Remove what publish() added; returns the errors (never raises: the caller's outcome stands)."""
         errors = []
         while self.published:
@@ -67,5 +72,5 @@ class DNSSolver:
                 errors.append("%s: %s" % (zone, error.msg))
         return errors
 
-    def close(self):
+    def close(self) -> None:
         self.provider.close()
