@@ -1,6 +1,7 @@
 """The README's server examples are the configurations the integration test runs (scripts/servers.sh), and its
 role example only uses options the role's argument_specs know."""
 import os
+import pathlib
 import re
 
 import yaml
@@ -10,7 +11,7 @@ LIVE = "/etc/autotls/live/mail"
 
 
 def servers_section():
-    text = open(os.path.join(ROOT, "README.md")).read()
+    text = pathlib.Path(os.path.join(ROOT, "README.md")).read_text()
     start = text.index("## Servers: nginx, Apache, HAProxy, Postfix, Dovecot")
     return text[start:text.index("\n## ", start + 1)]
 
@@ -32,7 +33,8 @@ def test_each_server_has_a_section_with_its_configuration():
 
 
 def test_server_configuration_lines_are_those_the_integration_test_runs():
-    script = {normalise(line) for line in open(os.path.join(ROOT, "scripts", "servers.sh")).read().splitlines()}
+    script_text = pathlib.Path(os.path.join(ROOT, "scripts", "servers.sh")).read_text()
+    script = {normalise(line) for line in script_text.splitlines()}
     checked = 0
     for lang, body in blocks(servers_section()):
         if lang not in ("apache", "haproxy", "postfix", "dovecot"):
@@ -45,7 +47,7 @@ def test_server_configuration_lines_are_those_the_integration_test_runs():
 
 
 def test_role_example_uses_known_options():
-    specs = yaml.safe_load(open(os.path.join(ROOT, "roles", "certificate", "meta", "argument_specs.yml")))
+    specs = yaml.safe_load(pathlib.Path(ROOT, "roles", "certificate", "meta", "argument_specs.yml").read_text())
     options = specs["argument_specs"]["main"]["options"]["certificate_list"]["options"]
     [example] = [yaml.safe_load(body) for lang, body in blocks(servers_section()) if lang == "yaml"]
     for entry in example["certificate_list"]:

@@ -4,6 +4,7 @@ checks and reloads each, and proves every served serial (STARTTLS for SMTP, IMAP
 are read again here with `openssl s_client`, independently of the collection's own probe."""
 import json
 import os
+import pathlib
 import re
 import subprocess
 import sys
@@ -31,8 +32,10 @@ def endpoints(env):
             ("haproxy", int(env["SERVERS_HAPROXY_PORT"]), None),
             ("postfix smtp", int(env["SERVERS_SMTP_PORT"]), "smtp"),
             ("postfix submission", int(env["SERVERS_SUBMISSION_PORT"]), "smtp"),
-            ("dovecot imap", int(env["SERVERS_IMAP_PORT"]), "imap"), ("dovecot imaps", int(env["SERVERS_IMAPS_PORT"]), None),
-            ("dovecot pop3", int(env["SERVERS_POP3_PORT"]), "pop3"), ("dovecot pop3s", int(env["SERVERS_POP3S_PORT"]), None)]
+            ("dovecot imap", int(env["SERVERS_IMAP_PORT"]), "imap"),
+            ("dovecot imaps", int(env["SERVERS_IMAPS_PORT"]), None),
+            ("dovecot pop3", int(env["SERVERS_POP3_PORT"]), "pop3"),
+            ("dovecot pop3s", int(env["SERVERS_POP3S_PORT"]), None)]
 
 
 def openssl_serial(addr, port, starttls, name, root):
@@ -66,8 +69,9 @@ def mail_host(stack, servers, tmp_path):
     addr = servers["SERVERS_ADDR"]
     site = os.path.join(nginx_dir(NGINX_ADDR), "sites", "servers.conf")
     with open(site, "w") as handle:
-        handle.write("server {\n    listen %s:%d ssl;\n    server_name %s;\n    ssl_certificate %s/mail/fullchain.pem;\n"
-                     "    ssl_certificate_key %s/mail/privkey.pem;\n    location / { return 200 \"nginx\\n\"; }\n}\n"
+        handle.write("server {\n    listen %s:%d ssl;\n    server_name %s;\n"
+                     "    ssl_certificate %s/mail/fullchain.pem;\n    ssl_certificate_key %s/mail/privkey.pem;\n"
+                     "    location / { return 200 \"nginx\\n\"; }\n}\n"
                      % (addr, NGINX_PORT, " ".join(NAMES), live, live))
     subprocess.run(nginx_cmd(NGINX_ADDR, "-s", "reload").split(), check=True, capture_output=True)
     for name in NAMES:
@@ -119,14 +123,14 @@ def test_one_site_run_deploys_to_nginx_apache_haproxy_postfix_dovecot(play, stac
     with open(root, "w") as handle:
         handle.write(pebble_root(stack))
     access_log = os.path.join(servers["SERVERS_DIR"], "apache", "access.log")
-    lines_before = len(open(access_log).read().splitlines())
+    lines_before = len(pathlib.Path(access_log).read_text().splitlines())
     orders = new_orders()
 
     out = play.run(SITE, inventory=str(mail_host))
     assert new_orders() == orders + 1, out[-6000:]
 
     # The CA validated through Apache's challenge snippet (Pebble's HTTP-01 requests are in Apache's log).
-    new_lines = open(access_log).read().splitlines()[lines_before:]
+    new_lines = pathlib.Path(access_log).read_text().splitlines()[lines_before:]
     validations = [line for line in new_lines if '"GET /.well-known/acme-challenge/' in line and '" 200 ' in line]
     assert len(validations) >= len(NAMES), new_lines
 

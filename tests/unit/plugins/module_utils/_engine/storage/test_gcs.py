@@ -62,7 +62,8 @@ def lease_answers(owner, generation, updated, server_now, ttl=60):
     record = {"owner": owner, "ttl": ttl, "expires": time.time() + 3600, "host": "h", "pid": 1}
     meta = {"kind": "storage#object", "name": LEASE, "bucket": "bkt", "generation": str(generation),
             "metageneration": "1", "size": "10",
-            "updated": datetime.datetime.fromtimestamp(updated, datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%fZ")}
+            "updated": datetime.datetime.fromtimestamp(updated, datetime.timezone.utc)
+            .strftime("%Y-%m-%dT%H:%M:%S.%fZ")}
     return {
         ("GET", "/storage/v1/b/bkt/o/" + LEASE): [(200, meta, {"Date": http_date(server_now)})],
         ("GET", "/download/storage/v1/b/bkt/o/" + LEASE): [(200, json.dumps(record).encode(),
