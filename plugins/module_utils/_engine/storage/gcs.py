@@ -33,6 +33,7 @@ import json
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
+from typing import Any, Callable, List, TypeVar
 
 from ..errors import InputError, LockError, StorageError
 from .base import (RESERVED_TOP, Lock, LockState, ObjectStat, Storage, check_key, check_prefix, lock_record,
@@ -47,6 +48,7 @@ try:
 except ImportError:  # reported by the module through deps.missing()
     pass
 
+Result = TypeVar("Result")
 SCOPES = ("https://www.googleapis.com/auth/devstorage.read_write",)
 PARALLEL = 16
 LEASE_SLACK = 1.0              # the Date header has a resolution of one second
@@ -59,9 +61,11 @@ LIST_FIELDS = "items(name),prefixes,nextPageToken"
 class GCSStorage(Storage):
     kind = "gcs"
 
-    def __init__(self, gcs_bucket=None, gcs_prefix=None, gcs_project=None, gcs_credentials_file=None,
-                 gcs_credentials_content=None, gcs_kms_key_name=None, gcs_endpoint_url=None, gcs_anonymous=None,
-                 storage_timeout=None, client=None):
+    def __init__(self, gcs_bucket: str | None = None, gcs_prefix: str | None = None, gcs_project: str | None = None,
+                 gcs_credentials_file: str | None = None, gcs_credentials_content: str | None = None,
+                 gcs_kms_key_name: str | None = None, gcs_endpoint_url: str | None = None,
+                 gcs_anonymous: bool | None = None, storage_timeout: float | None = None,
+                 client: gcs.Client | None = None) -> None:
         if not gcs_bucket:
             raise InputError("gcs_bucket", "is required for backend gcs")
         if not isinstance(gcs_bucket, str) or "/" in gcs_bucket or not 3 <= len(gcs_bucket) <= 222:
@@ -98,10 +102,10 @@ class GCSStorage(Storage):
         self._seen = threading.local()
         self._bucket_exists = False
         own_client = client is None
-        if own_client:
+        if client is None:
             client = self._client(gcs_project, gcs_credentials_file, gcs_credentials_content, gcs_endpoint_url,
                                   gcs_anonymous)
-        self.client = client
+        self.client: gcs.Client = client
         self.bucket = client.bucket(gcs_bucket)
         http = client._http   # the requests session: its response hook gives us the server's Date
         http.hooks.setdefault("response", []).append(self._remember_date)
@@ -110,7 +114,8 @@ class GCSStorage(Storage):
             http.mount("https://", adapter)
             http.mount("http://", adapter)
 
-    def _client(self, project, credentials_file, credentials_content, endpoint_url, anonymous):
+    def _client(self, project: str | None, credentials_file: str | None, credentials_content: str | None,
+                endpoint_url: str | None, anonymous: bool | None) -> gcs.Client:
         from google.oauth2 import service_account
         options = {"api_endpoint": endpoint_url} if endpoint_url else None
         try:
@@ -160,14 +165,15 @@ class GCSStorage(Storage):
 
     # ---- calls and errors -------------------------------------------------------------------
 
-    def _remember_date(self, response, *args, **kwargs):
+    def _remember_date(self, response: requests.Response, *args: Any, **kwargs: Any) -> requests.Response:
         self._seen.date = response.headers.get("Date")
         return response
 
     def _full(self, key: str) -> str:
         return self.prefix + key
 
-    def _call(self, operation: str, key, func, *args, **kwargs):
+    def _call(self, operation: str, key: str | None, func: Callable[..., Result], *args: Any,
+              **kwargs: Any) -> Result:
         """One GCS call; library errors become InputError/StorageError naming what to fix."""
         try:
             return func(*args, **kwargs)
@@ -190,7 +196,7 @@ class GCSStorage(Storage):
             raise StorageError("GCS endpoint %s failed during %s: %s" % (self.endpoint, operation, _first_line(exc)),
                                endpoint=self.endpoint, operation=operation, unreachable=True) from None
 
-    def _where(self, key) -> str:
+    def _where(self, key: str | None) -> str:
         return "gs://%s/%s" % (self.bucket_name, self._full(key) if key is not None else self.prefix)
 
     def _missing_bucket(self) -> InputError:
@@ -209,7 +215,7 @@ class GCSStorage(Storage):
             raise self._missing_bucket() from None
         self._bucket_exists = True
 
-    def _blob(self, full_key: str, generation=None):
+    def _blob(self, full_key: str, generation: int | None = None) -> gcs.Blob:
         return self.bucket.blob(full_key, kms_key_name=self.kms_key_name, generation=generation)
 
     # ---- objects ----------------------------------------------------------------------------
@@ -218,7 +224,7 @@ class GCSStorage(Storage):
         check_key(key)
         self._upload(self._full(key), data, "application/octet-stream", key)
 
-    def _upload(self, full_key, data, content_type, key, **condition):
+    def _upload(self, full_key: str, data: bytes, content_type: str, key: str, **condition: int) -> None:
         try:
             # a plain overwrite with the same bytes is idempotent: retried like a conditional one
             self._call("upload", key, self._blob(full_key).upload_from_string, data, content_type=content_type,
@@ -237,7 +243,7 @@ class GCSStorage(Storage):
             self._check_bucket()
             return None
 
-    def load_many(self, keys: list) -> dict:
+    def load_many(self, keys: List[str]) -> dict[str, bytes | None]:
         for key in keys:
             check_key(key)
         if len(keys) <= 1:
@@ -252,10 +258,10 @@ class GCSStorage(Storage):
         except gexc.NotFound:
             self._check_bucket()
 
-    def list(self, prefix: str = "", recursive: bool = True) -> list:
+    def list(self, prefix: str = "", recursive: bool = True) -> List[str]:
         prefix = check_prefix(prefix)
 
-        def listing():
+        def listing() -> List[str]:
             pages = self.client.list_blobs(self.bucket_name, prefix=self._full(prefix),
                                            delimiter=None if recursive else "/", fields=LIST_FIELDS,
                                            timeout=self.timeout, retry=self.retry)
@@ -287,7 +293,7 @@ class GCSStorage(Storage):
     def _lease_key(self, name: str) -> str:
         return "%s%s/%s.json" % (self.prefix, RESERVED_TOP, name)
 
-    def _lease(self, name: str, ttl_if_unreadable: float = 0.0):
+    def _lease(self, name: str, ttl_if_unreadable: float = 0.0) -> tuple[dict, int, LockState] | None:
         """(record, generation, LockState) of the lease, or None when there is none."""
         full = self._lease_key(name)
         where = "%s/%s.json" % (RESERVED_TOP, name)
@@ -340,7 +346,7 @@ class GCSStorage(Storage):
             self._check_bucket()
             return False
 
-    def _try_lock(self, name: str, ttl: float, owner: str):
+    def _try_lock(self, name: str, ttl: float, owner: str) -> Lock | LockState:
         state = None
         for _attempt in range(5):
             started = time.time()
@@ -383,6 +389,6 @@ class GCSStorage(Storage):
         return LockState(name, False) if lease is None else lease[2]
 
 
-def _first_line(exc) -> str:
+def _first_line(exc: BaseException) -> str:
     text = str(exc).strip()
     return text.split("\n", maxsplit=1)[0] if text else exc.__class__.__name__

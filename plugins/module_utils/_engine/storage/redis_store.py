@@ -17,6 +17,7 @@ from __future__ import annotations
 import re
 import time
 import urllib.parse
+from typing import Any, Callable, List, TypeVar
 
 from ..errors import InputError, LockError, StorageError
 from .base import (RESERVED_TOP, Lock, LockState, ObjectStat, Storage, check_key, check_prefix, lock_record,
@@ -26,6 +27,8 @@ try:
     import redis
 except ImportError:  # reported by the module through deps.missing()
     pass
+
+Result = TypeVar("Result")
 
 DEFAULT_PREFIX = "autotls"
 _PREFIX = re.compile(r"^[A-Za-z0-9_.:-]{1,100}$")
@@ -59,6 +62,11 @@ return 0
 """
 
 
+def _bytes(value: bytes | str | None) -> bytes | None:
+    """A value as redis-py returns it: bytes, since this backend never asks it to decode (str only then)."""
+    return value.encode() if isinstance(value, str) else value
+
+
 def redact_url(url: str) -> str:
     """The URL without its password (and user), for messages."""
     try:
@@ -78,7 +86,8 @@ def redact_url(url: str) -> str:
 class RedisStorage(Storage):
     kind = "redis"
 
-    def __init__(self, redis_url=None, redis_prefix=None, storage_timeout=None, client=None):
+    def __init__(self, redis_url: str | None = None, redis_prefix: str | None = None,
+                 storage_timeout: float | None = None, client: redis.Redis | None = None) -> None:
         if not redis_url:
             raise InputError("redis_url", "is required for backend redis")
         if not redis_url.startswith(("redis://", "rediss://", "unix://")):
@@ -111,7 +120,7 @@ class RedisStorage(Storage):
         except Exception:  # closing must never fail a task
             pass
 
-    def _run(self, what: str, func, *args, **kwargs):
+    def _run(self, what: str, func: Callable[..., Result], *args: Any, **kwargs: Any) -> Result:
         try:
             return func(*args, **kwargs)
         except redis.exceptions.AuthenticationError as exc:
@@ -134,16 +143,16 @@ class RedisStorage(Storage):
 
     def load(self, key: str) -> bytes | None:
         check_key(key)
-        return self._run("GET", self.client.get, self._full(key))
+        return _bytes(self._run("GET", self.client.get, self._full(key)))
 
-    def load_many(self, keys: list) -> dict:
+    def load_many(self, keys: List[str]) -> dict[str, bytes | None]:
         for key in keys:
             check_key(key)
-        result = {}
+        result: dict[str, bytes | None] = {}
         for start in range(0, len(keys), BATCH):
             chunk = keys[start:start + BATCH]
             values = self._run("MGET", self.client.mget, [self._full(key) for key in chunk])
-            result.update(zip(chunk, values))
+            result.update(zip(chunk, (_bytes(value) for value in values)))
         return result
 
     def delete(self, key: str) -> None:
@@ -155,7 +164,7 @@ class RedisStorage(Storage):
         for start in range(0, len(keys), BATCH):
             self._run("DEL", self.client.delete, *[self._full(key) for key in keys[start:start + BATCH]])
 
-    def list(self, prefix: str = "", recursive: bool = True) -> list:
+    def list(self, prefix: str = "", recursive: bool = True) -> List[str]:
         prefix = check_prefix(prefix)
         pattern = _GLOB_SPECIAL.sub(r"\\\1", self._full(prefix)) + "*"
         keys = self._run("SCAN", lambda: [k.decode() if isinstance(k, bytes) else k
@@ -186,7 +195,7 @@ class RedisStorage(Storage):
     def _lock_key(self, name: str) -> str:
         return "%s%s/%s" % (self.prefix, RESERVED_TOP, name)
 
-    def _try_lock(self, name: str, ttl: float, owner: str):
+    def _try_lock(self, name: str, ttl: float, owner: str) -> Lock | LockState:
         key, ttl_ms = self._lock_key(name), max(1, int(ttl * 1000))
         for _attempt in range(5):
             started = time.time()

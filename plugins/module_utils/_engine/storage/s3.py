@@ -29,6 +29,7 @@ import email.utils
 import random
 import time
 from concurrent.futures import ThreadPoolExecutor
+from typing import TYPE_CHECKING, Any, Callable, List
 
 from ..errors import InputError, LockError, StorageError
 from .base import (RESERVED_TOP, Lock, LockState, ObjectStat, Storage, check_key, check_prefix, lock_record,
@@ -42,6 +43,9 @@ try:
                                      PartialCredentialsError, ReadTimeoutError)
 except ImportError:  # reported by the module through deps.missing()
     pass
+
+if TYPE_CHECKING:
+    from botocore.client import BaseClient
 
 SSE_CHOICES = ("AES256", "aws:kms", "none")
 THROTTLE_CODES = {"SlowDown", "Throttling", "ThrottlingException", "RequestLimitExceeded", "TooManyRequests",
@@ -61,11 +65,11 @@ PARALLEL = 16
 LEASE_SLACK = 1.0              # LastModified and Date have a resolution of one second
 
 
-def _code(exc) -> str:
+def _code(exc: ClientError) -> str:
     return str(exc.response.get("Error", {}).get("Code", ""))
 
 
-def _status(exc) -> int:
+def _status(exc: ClientError) -> int:
     return int(exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode") or 0)
 
 
@@ -73,9 +77,12 @@ class S3Storage(Storage):
     kind = "s3"
     deletes_data = False
 
-    def __init__(self, s3_bucket=None, s3_prefix=None, s3_endpoint_url=None, s3_region=None, s3_access_key=None,
-                 s3_secret_key=None, s3_session_token=None, s3_sse=None, s3_kms_key_id=None, s3_ca_bundle=None,
-                 s3_max_attempts=None, storage_timeout=None, client=None, sleep=time.sleep):
+    def __init__(self, s3_bucket: str | None = None, s3_prefix: str | None = None, s3_endpoint_url: str | None = None,
+                 s3_region: str | None = None, s3_access_key: str | None = None, s3_secret_key: str | None = None,
+                 s3_session_token: str | None = None, s3_sse: str | None = None, s3_kms_key_id: str | None = None,
+                 s3_ca_bundle: str | None = None, s3_max_attempts: int | None = None,
+                 storage_timeout: float | None = None, client: BaseClient | None = None,
+                 sleep: Callable[[float], None] = time.sleep) -> None:
         if not s3_bucket:
             raise InputError("s3_bucket", "is required for backend s3")
         if "/" in s3_bucket or len(s3_bucket) > 255 or not s3_bucket.strip() == s3_bucket:
@@ -147,7 +154,7 @@ class S3Storage(Storage):
     def _full(self, key: str) -> str:
         return self.prefix + key
 
-    def _call(self, operation: str, **kwargs):
+    def _call(self, operation: str, **kwargs: Any) -> dict[str, Any]:
         """One S3 call, retried on throttling, 5xx and connection errors with jittered backoff, all within
         storage_timeout seconds (and at most s3_max_attempts attempts)."""
         if self.unreachable:
@@ -179,7 +186,7 @@ class S3Storage(Storage):
             self.sleep(wait)
         raise AssertionError("not reached")
 
-    def _error(self, exc, operation: str, key: str | None = None):
+    def _error(self, exc: ClientError, operation: str, key: str | None = None) -> InputError | StorageError:
         """Turn a ClientError into an InputError or StorageError that says what to fix."""
         code, where = _code(exc), "s3://%s/%s" % (self.bucket, self._full(key) if key is not None else self.prefix)
         message = exc.response.get("Error", {}).get("Message", "")
@@ -217,7 +224,7 @@ class S3Storage(Storage):
         except ClientError as exc:
             raise self._error(exc, "PutObject", key) from None
 
-    def _get(self, full_key: str):
+    def _get(self, full_key: str) -> tuple[bytes, dict[str, Any]] | None:
         """(body, response) or None when missing."""
         try:
             response = self._call("get_object", Key=full_key)
@@ -238,7 +245,7 @@ class S3Storage(Storage):
         got = self._get(self._full(key))
         return None if got is None else got[0]
 
-    def load_many(self, keys: list) -> dict:
+    def load_many(self, keys: List[str]) -> dict[str, bytes | None]:
         for key in keys:
             check_key(key)
         if len(keys) <= 1:
@@ -254,7 +261,7 @@ class S3Storage(Storage):
             if _status(exc) != 404:
                 raise self._error(exc, "DeleteObject", key) from None
 
-    def list(self, prefix: str = "", recursive: bool = True) -> list:
+    def list(self, prefix: str = "", recursive: bool = True) -> List[str]:
         prefix = check_prefix(prefix)
         kwargs = {"Prefix": self._full(prefix)}
         if not recursive:
@@ -292,7 +299,7 @@ class S3Storage(Storage):
     def _lease_key(self, name: str) -> str:
         return "%s%s/%s.json" % (self.prefix, RESERVED_TOP, name)
 
-    def _lease(self, name: str, ttl_if_unreadable: float = 0.0):
+    def _lease(self, name: str, ttl_if_unreadable: float = 0.0) -> tuple[dict, str | None, LockState] | None:
         """(record, etag, LockState) of the lease, or None when there is none."""
         got = self._get(self._lease_key(name))
         if got is None:
@@ -318,7 +325,7 @@ class S3Storage(Storage):
         state = LockState(name, held, expires, public_holder(record), record.get("owner"))
         return record, response.get("ETag"), state
 
-    def _put_lease(self, name: str, body: bytes, **condition) -> bool:
+    def _put_lease(self, name: str, body: bytes, **condition: str | None) -> bool:
         """Conditional PUT of the lease; False when the condition failed (someone else was faster)."""
         try:
             self._call("put_object", Key=self._lease_key(name), Body=body, ContentType="application/json",
@@ -330,7 +337,7 @@ class S3Storage(Storage):
                 return False
             raise self._error(exc, "PutObject", "%s/%s.json" % (RESERVED_TOP, name)) from None
 
-    def _try_lock(self, name: str, ttl: float, owner: str):
+    def _try_lock(self, name: str, ttl: float, owner: str) -> Lock | LockState:
         state = None
         for _attempt in range(5):
             started = time.time()
