@@ -113,7 +113,7 @@ INFRASTRUCTURE = "infrastructure"   # the CA or storage could not be reached, or
 REFUSED = "ca"                      # the CA refused (validation failed, rate limit, bad request)
 
 
-def failure_kind(error) -> str:
+def failure_kind(error: EngineError) -> str:
     """infrastructure or ca: infrastructure failures are retried sooner (see policy.next_attempt)."""
     if isinstance(error, (TransportError, StorageError, DeadlineExceeded)):
         return INFRASTRUCTURE

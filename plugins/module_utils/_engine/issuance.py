@@ -20,6 +20,7 @@ from .fsio import KEY_MODE, PUBLIC_MODE, FileSpec, read_bytes, write_together
 from .timefmt import iso
 
 if TYPE_CHECKING:
+    from .pending import PendingArea
     from .client import AcmeClient
     from .dns01.solver import DNSSolver
 
@@ -115,7 +116,8 @@ def _key_source(request: CertificateRequest) -> tuple[Callable[[list[keys.Identi
     return csr_for, keys.private_key_to_pem(key), keys.public_key_sha256(key)
 
 
-def _kept_key_source(request: CertificateRequest, keep, order_url: str):
+def _kept_key_source(request: CertificateRequest, keep: PendingArea | None,
+                     order_url: str) -> tuple[Callable[[list[keys.Identifier]], bytes], bytes, str] | None:
     """The key source of a resumed order: the key kept with its URL in the pending area (or None)."""
     if keep is None or request.csr_pem is not None:
         return None
@@ -125,12 +127,13 @@ def _kept_key_source(request: CertificateRequest, keep, order_url: str):
         return None
     key = keys.load_private_key(key_pem, "pending key")
 
-    def csr_for(order_identifiers):
+    def csr_for(order_identifiers: list[keys.Identifier]) -> bytes:
         return keys.make_csr(key, request.identifiers)
     return csr_for, key_pem, keys.public_key_sha256(key)
 
 
-def finish(client, request: CertificateRequest, order_url: str, reason: str = "", keep=None) -> dict:
+def finish(client: AcmeClient, request: CertificateRequest, order_url: str, reason: str = "",
+           keep: PendingArea | None = None) -> dict:
     """Validate and finalize order_url, then write every output together.
 
     keep (a pending.PendingArea) makes the order survive any later failure: the
@@ -142,12 +145,13 @@ def finish(client, request: CertificateRequest, order_url: str, reason: str = ""
     source = _kept_key_source(request, keep, order_url) or _key_source(request)
     csr_for, key_pem, expected = source
     if keep is not None:
-        make_csr = csr_for
+        make_csr, area = csr_for, keep
 
-        def csr_for(order_identifiers):   # noqa: F811 (wraps the key source's)
+        def keeping_csr_for(order_identifiers: list[keys.Identifier]) -> bytes:   # wraps the key source's
             csr = make_csr(order_identifiers)
-            keep.save_order(request.name, order_url, key_pem, [i.value for i in request.identifiers])
+            area.save_order(request.name, order_url, key_pem, [i.value for i in request.identifiers])
             return csr
+        csr_for = keeping_csr_for
     try:
         issued = order.complete(client, order_url, csr_for, request.preferred_chain, expected_public_key=expected,
                                 challenge_type=request.challenge)
@@ -162,13 +166,14 @@ def finish(client, request: CertificateRequest, order_url: str, reason: str = ""
     return _written(client.directory_url, client.account_uri, request, key_pem, issued, reason, order_url)
 
 
-def _order_is_dead(error) -> bool:
+def _order_is_dead(error: EngineError) -> bool:
     status = error.details.get("order_status")
     return status in ("invalid", "expired", "deactivated", "revoked") or (
         isinstance(error, ACMEProblem) and error.status == 404)
 
 
-def _written(directory_url, account_uri, request, key_pem, issued, reason, order_url) -> dict:
+def _written(directory_url: str, account_uri: str | None, request: CertificateRequest, key_pem: bytes | None,
+             issued: order.IssuedCertificate, reason: str, order_url: str) -> dict:
     if set(issued.info.identifiers) != set(request.identifiers):
         raise InputError("order_url", "the order's certificate covers %s, not the requested %s" % (
             ", ".join(sorted(i.value for i in issued.info.identifiers)),
@@ -199,7 +204,8 @@ def _written(directory_url, account_uri, request, key_pem, issued, reason, order
     }
 
 
-def from_pending(request: CertificateRequest, keep, directory_url: str, account_uri=None) -> dict | None:
+def from_pending(request: CertificateRequest, keep: PendingArea, directory_url: str,
+                 account_uri: str | None = None) -> dict | None:
     """Write the outputs from a certificate an earlier run downloaded but could not store; None when the
     pending area holds no usable certificate for request.name (it then stays as it is)."""
     kept = keep.issued(request.name)
@@ -241,8 +247,8 @@ def write_outputs(request: CertificateRequest, key_pem: bytes | None, issued: or
     return write_together(specs)
 
 
-def issue_with_webroot(client, request: CertificateRequest, webroot: str, reason: str = "",
-                       replaces: str | None = None, keep=None) -> dict:
+def issue_with_webroot(client: AcmeClient, request: CertificateRequest, webroot: str, reason: str = "",
+                       replaces: str | None = None, keep: PendingArea | None = None) -> dict:
     """Single call: create the order (naming the certificate it replaces, ARI), publish into webroot,
     finish, always clean up."""
     pending = order.create(client, request.identifiers, replaces=replaces, profile=request.profile)
@@ -256,8 +262,8 @@ def issue_with_webroot(client, request: CertificateRequest, webroot: str, reason
     return result
 
 
-def issue_with_dns(client, request: CertificateRequest, solver, reason: str = "", replaces: str | None = None,
-                   keep=None) -> dict:
+def issue_with_dns(client: AcmeClient, request: CertificateRequest, solver: DNSSolver, reason: str = "",
+                   replaces: str | None = None, keep: PendingArea | None = None) -> dict:
     """Single call over DNS-01: create the order, add the TXT records (one change per zone), wait until every
     authoritative server answers them, finish, and always remove the records again.
 

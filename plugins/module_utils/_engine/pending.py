@@ -27,10 +27,12 @@ import os
 import re
 import shutil
 import time
+from typing import Any, Callable, Iterator
 
 from . import runs
 from .errors import EngineError, InputError, StorageError
 from .fsio import FileSpec, read_bytes, write_together
+from .timefmt import iso_epoch
 from .storage.bundles import directory_slug, validate_name
 
 DIR_MODE = 0o700
@@ -45,8 +47,9 @@ MAX_JOURNAL = 1000
 
 try:
     import fcntl
+    HAVE_FLOCK = True
 except ImportError:  # not POSIX
-    fcntl = None
+    HAVE_FLOCK = False
 
 
 def _private_dir(path: str, field: str) -> str:
@@ -162,11 +165,11 @@ class PendingArea:
     # ---- what storage is owed ----------------------------------------------------------------
 
     @contextlib.contextmanager
-    def _journal_lock(self):
+    def _journal_lock(self) -> Iterator[None]:
         path = os.path.join(self.base, ".journal.lock")
         fd = os.open(path, os.O_RDWR | os.O_CREAT, FILE_MODE)
         try:
-            if fcntl is not None:
+            if HAVE_FLOCK:
                 fcntl.flock(fd, fcntl.LOCK_EX)
             yield
         finally:
@@ -192,7 +195,7 @@ class PendingArea:
             journal = (self._read_journal() + [dict(entry, owed_at=_now()) for entry in entries])[-MAX_JOURNAL:]
             write_together([FileSpec(os.path.join(self.base, JOURNAL), _json(journal), FILE_MODE)], dir_mode=DIR_MODE)
 
-    def settle(self, where: str, apply) -> dict:
+    def settle(self, where: str, apply: Callable[[dict], Any]) -> dict:
         """Apply every owed entry of storage `where` with apply(entry); keep those that fail again."""
         done, kept = [], []
         with self._journal_lock():
@@ -219,7 +222,7 @@ def stale_staging(base: str, max_age: float, now: float | None = None) -> list:
     their cleanup left behind (keys!): stale at once when the run named in its .run.json is gone
     (runs.is_gone), else when nothing changed in it for max_age seconds and its run is not this one."""
     now = now or time.time()
-    stale = []
+    stale: list[str] = []
     try:
         entries = os.listdir(base)
     except OSError:
@@ -251,7 +254,7 @@ def sweep_staging(base: str, max_age: float, now: float | None = None) -> list:
     return removed
 
 
-def _run_of(path: str):
+def _run_of(path: str) -> Any:
     raw = read_bytes(os.path.join(path, ".run.json"))
     try:
         return json.loads(raw.decode()) if raw else None
@@ -270,8 +273,8 @@ def _newest_mtime(path: str, newest: float) -> float:
 
 
 def _now() -> str:
-    return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
+    return iso_epoch(time.time())
 
 
-def _json(value) -> bytes:
+def _json(value: object) -> bytes:
     return (json.dumps(value, indent=1, sort_keys=True) + "\n").encode()

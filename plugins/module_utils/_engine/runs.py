@@ -31,7 +31,7 @@ def _read(path: str) -> str | None:
         return None
 
 
-def _stat(pid: int):
+def _stat(pid: int) -> tuple[int, int, int] | None:
     """(ppid, pgrp, starttime) of pid from /proc/<pid>/stat, or None."""
     text = _read("%s/%d/stat" % (PROC, pid))
     if not text or ")" not in text:
@@ -80,7 +80,7 @@ def run_identity() -> dict | None:
     return dict(where, pid=pid, pgid=pgid, start=start)
 
 
-def is_gone(identity) -> bool:
+def is_gone(identity: object) -> bool:
     """True only when identity names a run of this machine, boot and pid namespace of which no process is
     left (its process group is empty). Unknown or foreign runs are never declared gone."""
     if not isinstance(identity, dict):

@@ -52,14 +52,14 @@ def wait_for_file(path, timeout, proc=None):
     return False
 
 
-def start_playbook(fleet, playbook, **extra_vars):  # noqa: F811 (a Fleet, not the fixture)
+def start_playbook(fleet, playbook, **extra_vars):
     """ansible-playbook in its own session, as cron or a login shell starts it; returns the Popen."""
     varfile = os.path.join(fleet.workdir, "vars-bg-%d.json" % time.monotonic_ns())
     with open(varfile, "w") as handle:
         json.dump(extra_vars, handle)
     env = dict(os.environ, ANSIBLE_COLLECTIONS_PATH=os.path.join(ROOT, "build", "collections"),
                ANSIBLE_NOCOLOR="1", ANSIBLE_RETRY_FILES_ENABLED="0", ANSIBLE_LOCALHOST_WARNING="0")
-    log = open(os.path.join(fleet.workdir, "bg-%d.log" % time.monotonic_ns()), "w")
+    log = open(os.path.join(fleet.workdir, "bg-%d.log" % time.monotonic_ns()), "w")  # noqa: SIM115 (its stdout)
     return subprocess.Popen(["ansible-playbook", "-i", fleet.inventory, playbook, "-e", "@" + varfile], env=env,
                             stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
 

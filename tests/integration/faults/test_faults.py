@@ -6,6 +6,7 @@ SIGSTOPped between issue and store), two nginx web hosts, ansible-playbook kille
 import glob
 import json
 import os
+import pathlib
 import random
 import signal
 import subprocess
@@ -34,7 +35,7 @@ def moto_pid():
 
 
 @pytest.fixture
-def s3_fleet(fleet, services):  # noqa: F811 (fixtures)
+def s3_fleet(fleet, services):
     bucket = "autotls-faults-%d" % random.randrange(10 ** 9)
     boto_client(services["S3_ENDPOINT_URL"]).create_bucket(Bucket=bucket)
     fleet.bucket, fleet.endpoint = bucket, services["S3_ENDPOINT_URL"]
@@ -91,9 +92,9 @@ def test_storage_lost_between_issue_and_store_keeps_the_certificate(s3_fleet, fa
         assert os.stat(path).st_mode & 0o777 == 0o700, path
     for name in ("privkey.pem", "cert.pem", "chain.pem", "fullchain.pem", "order.json"):
         assert os.stat(os.path.join(entry, name)).st_mode & 0o777 == 0o600, name
-    kept_serial = json.load(open(os.path.join(entry, "order.json")))["serial"]
+    kept_serial = json.loads(pathlib.Path(os.path.join(entry, "order.json")).read_text())["serial"]
     # what storage is owed: the failed attempt and the lock release
-    journal = json.load(open(os.path.join(os.path.dirname(entry), "journal.json")))
+    journal = json.loads(pathlib.Path(os.path.dirname(entry), "journal.json").read_text())
     assert {item["kind"] for item in journal} >= {"attempt"}
     assert any(item["kind"] == "attempt" and item["failure_kind"] == "infrastructure" for item in journal)
 
@@ -110,7 +111,7 @@ def test_storage_lost_between_issue_and_store_keeps_the_certificate(s3_fleet, fa
         os.path.join(os.path.dirname(__file__), "playbooks", "lookup.yml"),
         {"storage": dict(S3_CREDENTIALS, backend="s3", s3_bucket=fleet.bucket, s3_endpoint_url=fleet.endpoint),
          "pending_dir": fleet.pending})
-    status = json.load(open(os.path.join(fleet.workdir, "looked-up.json")))
+    status = json.loads(pathlib.Path(os.path.join(fleet.workdir, "looked-up.json")).read_text())
     assert status["consecutive_failures"] == 1 and status["last_failure_kind"] == "infrastructure"
     assert status["backing_off"] and status["pending"] and status["pending_serial"] == kept_serial
     assert "storing failed" in status["last_error"]
@@ -122,7 +123,7 @@ def test_storage_lost_between_issue_and_store_keeps_the_certificate(s3_fleet, fa
     for addr in HOSTS.values():
         assert fleet.served(addr) == kept_serial
     assert pending_entries(fleet) == []
-    assert json.load(open(os.path.join(os.path.dirname(entry), "journal.json"))) == []
+    assert json.loads(pathlib.Path(os.path.dirname(entry), "journal.json").read_text()) == []
 
 
 @pytest.mark.timeout(1800)   # 22 runs of site.yml: about 3 minutes on an idle 2-core machine

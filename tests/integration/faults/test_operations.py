@@ -2,6 +2,7 @@
 being told another run renewed, being alerted when a host keeps serving another certificate."""
 import json
 import os
+import pathlib
 import random
 import re
 import shutil
@@ -65,7 +66,7 @@ def test_retry_now_skips_the_backoff_for_the_named_certificate_only(fleet, tmp_p
     for cert in fleet.certificates:
         cert["identifiers"] = [cert["identifiers"][0], "fresh-%d.example.com" % random.randrange(10 ** 9)]
     fleet.write_inventory()
-    good = open(fleet.inventory).read()
+    good = pathlib.Path(fleet.inventory).read_text()
     with open(fleet.inventory, "w") as handle:
         handle.write(re.sub(r"certificate_webroot: .*", "certificate_webroot: " + str(tmp_path / "nowhere"), good))
     fleet.renew(expect_rc=2)
@@ -76,7 +77,7 @@ def test_retry_now_skips_the_backoff_for_the_named_certificate_only(fleet, tmp_p
     assert new_orders() == orders   # the backoff holds for both
     out = fleet.renew(expect_rc=2, certificate_retry_now=["ra"])
     assert new_orders() == orders + 1   # ra only
-    status = {item["name"]: item for item in json.load(open(fleet.status))["certificates"]}
+    status = {item["name"]: item for item in json.loads(pathlib.Path(fleet.status).read_text())["certificates"]}
     assert status["ra"]["action"] == "renewed" and not status["ra"]["alert"]
     assert status["rb"]["action"] == "failed" and "backing off" in status["rb"]["why"], out[-2000:]
 
@@ -97,7 +98,7 @@ def test_the_run_that_lost_the_lock_race_reports_the_other_runs_renewal(fleet):
     assert [proc.returncode for proc in procs] == [0, 0], outputs
     assert new_orders() == orders + 1
     stored = fleet.stored_serial()
-    statuses = [json.load(open(os.path.join(fleet.workdir, "status-%d.json" % index)))["certificates"][0]
+    statuses = [json.loads(pathlib.Path(fleet.workdir, "status-%d.json" % index).read_text())["certificates"][0]
                 for index in (1, 2)]
     actions = sorted(status["action"] for status in statuses)
     assert actions == ["renewed", "renewed by another run"], outputs
@@ -106,7 +107,7 @@ def test_the_run_that_lost_the_lock_race_reports_the_other_runs_renewal(fleet):
     assert status["serial"] == stored and stored in status["why"] and status["not_after"] in status["why"]
     assert not status["alert"]
     assert re.search(r"site\s+expires \S+\s+renewed by another run", outputs[loser])
-    metrics = open(os.path.join(fleet.workdir, "metrics-%d.prom" % (loser + 1))).read()
+    metrics = pathlib.Path(fleet.workdir, "metrics-%d.prom" % (loser + 1)).read_text()
     assert 'autotls_certificate_renewed_by_another_run{name="site"} 1' in metrics
     assert 'autotls_certificate_info{name="site",serial="%s",action="renewed by another run"} 1' % stored in metrics
 
@@ -123,7 +124,7 @@ def test_a_host_still_serving_another_certificate_after_the_reload_is_an_alert(f
     frozen = os.path.join(fleet.workdir, "frozen")
     shutil.copytree(os.path.join(fleet.deploy_dir("web2"), "site"), frozen)
     conf = os.path.join(nginx_dir(HOSTS["web2"]), "sites", "site.conf")
-    text = open(conf).read().replace(os.path.join(fleet.deploy_dir("web2"), "site"), frozen)
+    text = pathlib.Path(conf).read_text().replace(os.path.join(fleet.deploy_dir("web2"), "site"), frozen)
     with open(conf, "w") as handle:
         handle.write(text)
     subprocess.run(nginx_cmd(HOSTS["web2"], "-s", "reload").split(), check=True)
@@ -132,10 +133,10 @@ def test_a_host_still_serving_another_certificate_after_the_reload_is_an_alert(f
     new = fleet.stored_serial()
     assert new != old and fleet.served(HOSTS["web1"]) == new and fleet.served(HOSTS["web2"]) == old
     assert "web2" in out and old in out
-    status = json.load(open(fleet.status))["certificates"][0]
+    status = json.loads(pathlib.Path(fleet.status).read_text())["certificates"][0]
     assert status["alert"] and status["serving_mismatch"][0]["host"] == "web2"
     assert status["serving_mismatch"][0]["served_serial"].lstrip("0") == old.lstrip("0")
-    metrics = open(fleet.metrics).read()
+    metrics = pathlib.Path(fleet.metrics).read_text()
     assert 'autotls_certificate_alert{name="site"} 1' in metrics
     assert 'autotls_certificate_serving_mismatch{name="site"} 1' in metrics
     assert [alert["certificate"] for alert in received] == ["site"]

@@ -289,7 +289,7 @@ def lock_record(owner: str, ttl: float, expires: float, acquired: str | None = N
     return json.dumps(record, sort_keys=True).encode()
 
 
-def _holder_text(state) -> str:
+def _holder_text(state: LockState | None) -> str:
     if state is None:
         return ""
     parts = []

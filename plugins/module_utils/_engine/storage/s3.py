@@ -122,7 +122,7 @@ class S3Storage(Storage):
             raise InputError("storage_timeout", "must be a positive number of seconds")
         self.timeout = float(timeout)
         self.max_attempts = attempts
-        self.unreachable = None
+        self.unreachable: str | None = None   # set once the endpoint did not answer: later calls fail at once
         self.sleep = sleep
         self.endpoint = s3_endpoint_url or "AWS S3"
         if client is not None:
