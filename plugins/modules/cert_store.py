@@ -451,8 +451,8 @@ from ansible.module_utils.basic import AnsibleModule
 
 from ansible_collections.autotls.acme.plugins.module_utils import _adapter
 from ansible_collections.autotls.acme.plugins.module_utils._argspec import STAGING_DIRECTORY, storage_argument_spec
-from ansible_collections.autotls.acme.plugins.module_utils._engine import (deps, fsio, keys, layout, pending, policy,
-                                                                          storage)
+from ansible_collections.autotls.acme.plugins.module_utils._engine import (
+    deps, fsio, keys, layout, pending, policy, storage)
 from ansible_collections.autotls.acme.plugins.module_utils._engine.errors import (
     INFRASTRUCTURE, EngineError, InputError, StorageError)
 from ansible_collections.autotls.acme.plugins.module_utils._engine.storage import bundles

@@ -272,7 +272,8 @@ class CertificateStore:
             "stored_at": _iso(now), "files": hashes, "ari_id": ari_id, "profile": profile,
         }
         result: dict[str, Any] = {"changed": True, "version": version, "new_version": not same_files,
-                  "before": public_metadata(before), "after": public_metadata(pointer), "warnings": []}
+                                  "before": public_metadata(before), "after": public_metadata(pointer),
+                                  "warnings": []}
         if check_mode:
             return result
         if not same_files:
