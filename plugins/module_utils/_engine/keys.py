@@ -195,8 +195,8 @@ def placeholder_certificate(identifiers: list[Identifier], hours: int = 24) -> t
     subject says what it is, so nobody mistakes it for the real certificate.
     """
     key = generate_private_key("ecdsa-p256")
-    names: list[x509.GeneralName] = [x509.IPAddress(ipaddress.ip_address(i.value)) if i.type == "ip" else x509.DNSName(i.value)
-             for i in identifiers]
+    names: list[x509.GeneralName] = [
+        x509.IPAddress(ipaddress.ip_address(i.value)) if i.type == "ip" else x509.DNSName(i.value) for i in identifiers]
     subject = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, PLACEHOLDER_NAME[:64])])
     now = datetime.datetime.now(datetime.timezone.utc)
     cert = (x509.CertificateBuilder().subject_name(subject).issuer_name(subject).public_key(key.public_key())

@@ -1,6 +1,7 @@
 """The renewal_cron role: installed once, idempotent, removable; its crontab line runs as cron runs it."""
 import json
 import os
+import pathlib
 import re
 import signal
 import subprocess
@@ -36,7 +37,7 @@ def cron_vars(fleet, **extra):
 
 
 def job_line(path):
-    lines = [line for line in open(path).read().splitlines() if line and not line.startswith("#")]
+    lines = [line for line in pathlib.Path(path).read_text().splitlines() if line and not line.startswith("#")]
     jobs = [line for line in lines if not line.startswith("MAILTO")]
     assert len(jobs) == 1, lines
     return lines, jobs[0]
@@ -63,7 +64,7 @@ def test_cron_install_idempotent_removable(fleet):
     assert 'MAILTO="ops@example.com"' in lines
     assert 0 <= int(minute) <= 59 and hour == "*/6" and user == "root"
     assert command == variables["renewal_cron_script"]
-    script = open(command).read()
+    script = pathlib.Path(command).read_text()
     # the ansible-playbook that applied the role, by absolute path; a PATH with the sbin directories
     recorded = os.path.join(os.path.dirname(os.path.realpath(sys.executable)), "ansible-playbook")
     assert "flock -n -E 75 \"$lock\" %s -i %s autotls.acme.renew" % (recorded, fleet.inventory) in script
@@ -81,10 +82,11 @@ def test_cron_install_idempotent_removable(fleet):
     assert broken.returncode in (69, 127), broken
     assert broken.stdout.startswith("autotls renewal FAILED on ") and "could not start" in broken.stdout
     assert "/nonexistent/venv/bin/ansible-playbook: No such file or directory" in broken.stdout.splitlines()[1]
-    assert "exit status %d" % broken.returncode in open(variables["renewal_cron_log_file"]).read()
+    assert "exit status %d" % broken.returncode in pathlib.Path(variables["renewal_cron_log_file"]).read_text()
     # Removed with the state flag.
     fleet.play.run(PLAYBOOK, dict(variables, renewal_cron_state="absent"))
-    left = open(variables["renewal_cron_file"]).read() if os.path.exists(variables["renewal_cron_file"]) else ""
+    cron_file = pathlib.Path(variables["renewal_cron_file"])
+    left = cron_file.read_text() if cron_file.exists() else ""
     assert "autotls" not in left and "MAILTO" not in left
     assert not os.path.exists(variables["renewal_cron_script"])
 
@@ -100,10 +102,10 @@ def test_installed_line_runs_as_cron_runs_it(fleet):
     # 1. Nothing due: exit 0, nothing on stdout (no mail), the run is in the log.
     orders = new_orders()
     quiet = as_cron(command)
-    assert quiet.returncode == 0, quiet.stdout[-3000:] + quiet.stderr[-2000:] + open(log).read()[-3000:]
+    assert quiet.returncode == 0, quiet.stdout[-3000:] + quiet.stderr[-2000:] + pathlib.Path(log).read_text()[-3000:]
     assert quiet.stdout == "" and quiet.stderr == ""
     assert new_orders() == orders
-    assert re.search(r"^=== autotls renewal run finished \S+, exit status 0$", open(log).read(), re.M)
+    assert re.search(r"^=== autotls renewal run finished \S+, exit status 0$", pathlib.Path(log).read_text(), re.M)
 
     # 2. One due: renewed, nginx (found through the job's PATH) reloaded on both hosts, the new serial served.
     before = fleet.served(HOSTS["web1"])
@@ -113,7 +115,7 @@ def test_installed_line_runs_as_cron_runs_it(fleet):
     assert renewed.returncode == 0, renewed.stdout[-5000:]
     assert renewed.stdout == ""
     assert new_orders() == orders + 1
-    run = open(log).read().rsplit("=== autotls renewal run started", 1)[1]
+    run = pathlib.Path(log).read_text().rsplit("=== autotls renewal run started", 1)[1]
     assert len(re.findall(r"^changed: \[web\d\] => \(item=nginx\)", run, re.M)) == 2, run[-4000:]
     after = fleet.served(HOSTS["web1"])
     assert after != before and after == fleet.stored_serial() == fleet.served(HOSTS["web2"])
@@ -132,17 +134,18 @@ def test_installed_line_runs_as_cron_runs_it(fleet):
     assert "14000" in failed.stdout.splitlines()[1], failed.stdout[:3000]  # the first error names the CA
     assert "PLAY RECAP" in failed.stdout
     assert os.path.getmtime(status) >= ran_at and os.path.getmtime(metrics) >= ran_at
-    site = json.load(open(status))["certificates"][0]
+    site = json.loads(pathlib.Path(status).read_text())["certificates"][0]
     assert site["action"] == "failed" and site["alert"] and "14000" in site["why"]
-    assert 'autotls_certificate_alert{name="site"} 1' in open(metrics).read()
+    assert 'autotls_certificate_alert{name="site"} 1' in pathlib.Path(metrics).read_text()
     assert served_meanwhile == after  # the deployed certificate is untouched
 
 
 def stop_pebble():
-    pid = int(open(os.path.join(ROOT, "build", "stack", "pebble.pid")).read())
+    pid = int(pathlib.Path(os.path.join(ROOT, "build", "stack", "pebble.pid")).read_text())
     os.kill(pid, signal.SIGTERM)
     for _attempt in range(100):
-        if not os.path.exists("/proc/%d" % pid) or open("/proc/%d/stat" % pid).read().split(") ")[1][0] == "Z":
+        if not os.path.exists("/proc/%d" % pid) or \
+                pathlib.Path("/proc/%d/stat" % pid).read_text().split(") ")[1][0] == "Z":
             return
         time.sleep(0.05)
 

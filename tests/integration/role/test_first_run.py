@@ -4,6 +4,7 @@ at the deploy paths. Without the placeholder the order fails with the CA's own w
 converges."""
 import json
 import os
+import pathlib
 import re
 import subprocess
 
@@ -57,7 +58,7 @@ def test_first_run_converges_with_the_tls_block_in_place(fleet):
     assert "site" in error and "404" in error, error
     verify = out.split("Compare the served serials", 1)[1].split("TASK [", 1)[0]
     assert "skipping: [web1]" in verify and "ok:" not in verify and "fatal:" not in verify, verify
-    site = json.load(open(status))["certificates"][0]
+    site = json.loads(pathlib.Path(status).read_text())["certificates"][0]
     assert site["action"] == "failed" and "404" in site["why"]
 
     # With the placeholder (the default): deployed first, nginx reloaded with the user's whole
@@ -73,4 +74,4 @@ def test_first_run_converges_with_the_tls_block_in_place(fleet):
         with open(os.path.join(fleet.deploy_dir(host), "site", "cert.pem")) as handle:
             assert "placeholder" not in subprocess.run(["openssl", "x509", "-noout", "-subject"], input=handle.read(),
                                                        capture_output=True, text=True, check=True).stdout
-    assert json.load(open(status))["certificates"][0]["action"] == "renewed"
+    assert json.loads(pathlib.Path(status).read_text())["certificates"][0]["action"] == "renewed"

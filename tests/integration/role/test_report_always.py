@@ -2,6 +2,7 @@
 status file, metrics and a webhook call from that run, and the first error names the real cause."""
 import json
 import os
+import pathlib
 import re
 import time
 
@@ -35,9 +36,9 @@ def first_error(output):
 
 def assert_reported(fleet, started, cause, action="failed"):
     assert os.path.getmtime(fleet.status) >= started and os.path.getmtime(fleet.metrics) >= started
-    site = json.load(open(fleet.status))["certificates"][0]
+    site = json.loads(pathlib.Path(fleet.status).read_text())["certificates"][0]
     assert site["action"] == action and site["alert"] and cause in site["why"], site
-    metrics = open(fleet.metrics).read()
+    metrics = pathlib.Path(fleet.metrics).read_text()
     assert 'autotls_certificate_alert{name="site"} 1' in metrics
     last_run = int(re.search(r"^autotls_renewal_last_run_timestamp_seconds (\d+)$", metrics, re.M).group(1))
     assert last_run >= int(started)
@@ -55,7 +56,7 @@ def test_failed_reload_is_reported(reported):
     error = first_error(out)
     assert "web1" in error and "this_is_not_an_nginx_directive" in error, error
     assert_reported(reported, started, "this_is_not_an_nginx_directive")
-    assert "renewed, but" in json.load(open(reported.status))["certificates"][0]["why"]
+    assert "renewed, but" in json.loads(pathlib.Path(reported.status).read_text())["certificates"][0]["why"]
     assert reported.served(HOSTS["web1"]) == before  # web1 goes on serving its previous certificate
     assert reported.served(HOSTS["web2"]) == reported.stored_serial() != before  # web2 is done
 

@@ -1,6 +1,7 @@
 """playbooks/site.yml end to end: Pebble, storage, two real nginx web hosts, handlers, verification."""
 import json
 import os
+import pathlib
 import re
 import subprocess
 
@@ -58,9 +59,9 @@ def test_load_balanced_http01_reaches_the_other_host(fleet, stack):
         subprocess.run(["curl", "-s", "-X", "POST", "-d", json.dumps({"host": name, "addresses": [HOSTS["web2"]]}),
                         stack["CHALLTESTSRV"] + "/add-a"], check=True, capture_output=True)
     log = os.path.join(nginx_dir(HOSTS["web2"]), "access.log")
-    before = open(log).read().count("/.well-known/acme-challenge/") if os.path.exists(log) else 0
+    before = pathlib.Path(log).read_text().count("/.well-known/acme-challenge/") if os.path.exists(log) else 0
     fleet.site(certificate_force_renewal=True)
-    after = open(log).read().count("/.well-known/acme-challenge/")
+    after = pathlib.Path(log).read_text().count("/.well-known/acme-challenge/")
     assert after > before  # the CA really validated against web2
     assert fleet.served(HOSTS["web1"]) == fleet.served(HOSTS["web2"]) == fleet.stored_serial()
 
@@ -81,7 +82,8 @@ def test_broken_server_config_fails_loudly_and_keeps_serving(fleet):
 def test_check_mode_orders_nothing(fleet):
     orders = new_orders()
     out = fleet.site(check=True)
-    assert re.search(r"TASK \[autotls.acme.certificate : Would order[^\n]*\n(?:.*\n)*?changed: \[web1 -> localhost\]", out), out[-5000:]
+    would_order = r"TASK \[autotls.acme.certificate : Would order[^\n]*\n(?:.*\n)*?changed: \[web1 -> localhost\]"
+    assert re.search(would_order, out), out[-5000:]
     assert re.search(r"site\s+expires -\s+would renew no certificate stored", out), out[-3000:]
     assert new_orders() == orders
     assert not os.path.exists(os.path.join(fleet.deploy_dir("web1"), "site"))
@@ -137,13 +139,13 @@ def test_bad_role_arguments_fail_before_anything_changes(fleet, change, message)
 def test_nginx_challenge_snippet_is_rendered_and_config_checked(fleet):
     import yaml
     fleet.write_inventory(certificate_webserver_snippet="nginx")
-    inventory = yaml.safe_load(open(fleet.inventory))
+    inventory = yaml.safe_load(pathlib.Path(fleet.inventory).read_text())
     for host, variables in inventory["all"]["children"]["web"]["hosts"].items():
         variables["certificate_nginx_snippet_path"] = os.path.join(fleet.workdir, host + "-acme.conf")
-    yaml.safe_dump(inventory, open(fleet.inventory, "w"))
+    pathlib.Path(fleet.inventory).write_text(yaml.safe_dump(inventory))
     fleet.site()
     for host, addr in HOSTS.items():
-        snippet = open(os.path.join(fleet.workdir, host + "-acme.conf")).read()
+        snippet = pathlib.Path(os.path.join(fleet.workdir, host + "-acme.conf")).read_text()
         assert "location ^~ /.well-known/acme-challenge/" in snippet
         assert "root %s;" % os.path.join(os.path.dirname(nginx_dir(addr)), "webroot-" + addr) in snippet
         # the snippet is usable: nginx accepts it inside a server block
