@@ -29,7 +29,7 @@ import shutil
 import time
 from typing import Any, Callable, Iterator
 
-from . import runs
+from . import layout, runs
 from .errors import EngineError, InputError, StorageError
 from .fsio import FileSpec, read_bytes, write_together
 from .timefmt import iso_epoch
@@ -38,9 +38,10 @@ from .storage.bundles import directory_slug, validate_name
 DIR_MODE = 0o700
 FILE_MODE = 0o600
 ORDER = "order.json"
-KEY = "privkey.pem"
+KEY = layout.KEY_FILE
 JOURNAL = "journal.json"
-CERT_FILES = ("cert.pem", "chain.pem", "fullchain.pem")
+CERT_PARTS = ("certificate", "chain", "fullchain")
+CERT_FILES = tuple(layout.FILE_OF[part] for part in CERT_PARTS)
 STAGING_PREFIX = "autotls-"
 _STAGING_NAME = re.compile(r"^autotls-[a-z0-9]{16}$")
 MAX_JOURNAL = 1000
@@ -106,8 +107,8 @@ class PendingArea:
         if record.get("order_url") != order_url:
             record = {"order_url": order_url, "identifiers": list(identifiers), "saved_at": _now()}
         record.update(issued=True, serial=serial, not_after=not_after, issued_at=_now())
-        self._write(name, {"cert.pem": certificate, "chain.pem": chain, "fullchain.pem": fullchain,
-                           ORDER: _json(record)})
+        files = dict(zip(CERT_FILES, (certificate, chain, fullchain)))
+        self._write(name, dict(files, **{ORDER: _json(record)}))
 
     def order(self, name: str) -> dict | None:
         raw = read_bytes(os.path.join(self._dir(name), ORDER))
@@ -127,12 +128,12 @@ class PendingArea:
         record = self.order(name)
         if not record or not record.get("issued"):
             return None
-        files = {fname: read_bytes(os.path.join(self._dir(name), fname)) for fname in CERT_FILES}
+        parts = {part: read_bytes(os.path.join(self._dir(name), layout.FILE_OF[part])) for part in CERT_PARTS}
         key = self.key(name)
-        if key is None or files["cert.pem"] is None:
+        if key is None or parts["certificate"] is None:
             return None
-        return {"order": record, "private_key": key, "certificate": files["cert.pem"],
-                "chain": files["chain.pem"] or b"", "fullchain": files["fullchain.pem"] or files["cert.pem"]}
+        return {"order": record, "private_key": key, "certificate": parts["certificate"],
+                "chain": parts["chain"] or b"", "fullchain": parts["fullchain"] or parts["certificate"]}
 
     def names(self) -> list:
         try:
