@@ -64,6 +64,54 @@ def certificate_request_errors(certificate_list, contact_email, services=None, s
     return errors
 
 
+def certificate_revoke_errors(revoke, certificate_list):
+    """Problems with certificate_revoke: every entry names a certificate of certificate_list (so it is replaced)."""
+    managed = {item.get("name") for item in certificate_list or []}
+    errors = []
+    for index, entry in enumerate(revoke or []):
+        name = entry.get("name") if isinstance(entry, dict) else entry
+        if not isinstance(name, str) or not name:
+            errors.append("certificate_revoke[%d]: a certificate name (or {name, serial}) is required" % index)
+        elif name not in managed:
+            errors.append("certificate_revoke[%d]: %r is not in certificate_list; only certificates this play "
+                          "manages can be revoked and replaced" % (index, name))
+    return errors
+
+
+def certificate_revocations(revoke, info):
+    """The stored certificates certificate_revoke asks to revoke now: [{name, serial}].
+
+    Skipped: names not stored, certificates already recorded as revoked, and entries whose serial
+    is not the stored one (that certificate was replaced already), so a repeated run revokes nothing new.
+    """
+    stored = {entry["name"]: entry for entry in (info or {}).get("certificates", [])}
+    wanted = []
+    for entry in revoke or []:
+        name = entry.get("name") if isinstance(entry, dict) else entry
+        serial = (entry.get("serial") if isinstance(entry, dict) else None) or None
+        current = stored.get(name) or {}
+        if not current.get("exists") or current.get("revoked"):
+            continue
+        if serial is not None and serial.lower().lstrip("0") != (current.get("serial") or "").lower().lstrip("0"):
+            continue
+        if name not in [w["name"] for w in wanted]:
+            wanted.append({"name": name, "serial": current.get("serial"),
+                           "identifiers": current.get("identifiers") or []})
+    return wanted
+
+
+def certificate_revoke_name(entry):
+    """The certificate name of a certificate_revoke entry (a name, or {name, serial})."""
+    return entry.get("name") if isinstance(entry, dict) else entry
+
+
+def certificate_revoke_requests(revocations, fetched_dir):
+    """acme_revoke entries for the certificates fetched from storage into fetched_dir/<name>/."""
+    return [{"name": item["name"], "certificate_path": posixpath.join(fetched_dir, item["name"], "cert.pem"),
+             "private_key_path": posixpath.join(fetched_dir, item["name"], "privkey.pem")}
+            for item in revocations or []]
+
+
 def certificate_plan(certificate_list, staging_dir, key_type="ecdsa-p256", services=None,
                      verify=True, verify_port=443, renew_before_days=0, profile=None, challenge="http-01"):
     """Every certificate with its defaults filled in, its staging paths and explicit deploy paths.
@@ -130,6 +178,8 @@ def certificate_due_reasons(plan, info, force=False, seen=None, retry_now=None):
             continue  # renewed by another run while we waited for the lock
         elif force:
             due[cert["name"]] = "forced (certificate_force_renewal)"
+        elif entry is not None and entry.get("revoked"):   # replaced now, backing off or not
+            due[cert["name"]] = entry.get("reason") or "revoked"
         elif entry is not None and entry.get("backing_off") and cert["name"] not in retry_now:
             continue  # failed recently: the CA is not asked again before next_attempt
         elif entry is None or not entry.get("exists", True):
@@ -172,12 +222,14 @@ def certificate_order_requests(plan, names, info=None, challenge="http-01", cert
     wanted = set(names or [])
     replaces = {entry["name"]: entry.get("ari_id") for entry in (info or {}).get("certificates", [])
                 if entry.get("exists")}
+    revoked = {entry["name"] for entry in (info or {}).get("certificates", []) if entry.get("revoked")}
     requests = []
     for cert in plan:
         if cert["name"] not in wanted or cert.get("challenge", "http-01") != challenge:
             continue
         request = {"name": cert["name"], "identifiers": cert["identifiers"], "key_type": cert["key_type"],
-                   "reuse_key": cert["reuse_key"]}
+                   # a revoked certificate's key is never used again
+                   "reuse_key": cert["reuse_key"] and cert["name"] not in revoked}
         request.update((option, cert["staging"][kind]) for kind, option in PATH_OPTIONS.items())
         if cert.get("preferred_chain"):
             request["preferred_chain"] = cert["preferred_chain"]
@@ -358,6 +410,8 @@ def certificate_status(info, plan, orders=None, issued=None, now=None, alert_day
             "consecutive_failures": entry.get("consecutive_failures") or 0,
             "next_attempt": entry.get("next_attempt"),
             "serial": entry.get("serial"),
+            "revoked": bool(entry.get("revoked")),
+            "last_revocation": entry.get("last_revocation"),
         }
         why_due = (reasons or {}).get(cert["name"])
         if cert["name"] in (would_order or []):  # check mode: nothing was ordered
@@ -370,6 +424,8 @@ def certificate_status(info, plan, orders=None, issued=None, now=None, alert_day
             item["action"] = "renewed by another run"
             item["why"] = "renewed by another run while this one waited for the lock (serial %s, expires %s)" % (
                 entry.get("serial"), entry.get("not_after"))
+        elif entry.get("revoked"):
+            item["action"], item["why"] = "failed", "%s and not replaced; it is not deployed" % entry.get("reason")
         elif entry.get("backing_off"):
             item["action"], item["why"] = "failed", "backing off after %d failure(s) until %s: %s" % (
                 item["consecutive_failures"], entry.get("next_attempt"), entry.get("last_error"))
@@ -429,6 +485,10 @@ def certificate_prometheus(status, now=None):
          lambda s: len(s.get("serving_mismatch") or [])),
         ("autotls_certificate_renewed_by_another_run", "1 when another run renewed it while this one waited.",
          lambda s: 1 if s.get("action") == "renewed by another run" else 0),
+        ("autotls_certificate_revoked", "1 when the stored certificate was revoked and not yet replaced.",
+         lambda s: 1 if s.get("revoked") else 0),
+        ("autotls_certificate_last_revocation_timestamp_seconds", "Last revocation of a certificate of this name (0: none).",
+         lambda s: _epoch((s.get("last_revocation") or {}).get("revoked_at")) or 0),
     ]
     lines = []
     for metric, help_text, value_of in metrics:
@@ -456,6 +516,60 @@ def certificate_summary(status):
             for s in status]
 
 
+LISTING_COLUMNS = (("name", "NAME"), ("names", "NAMES"), ("issuer", "ISSUER"), ("not_after", "NOT AFTER"),
+                   ("days_left", "DAYS LEFT"), ("last_renewal", "LAST RENEWAL"), ("last_error", "LAST ERROR"),
+                   ("next_attempt", "NEXT ATTEMPT"), ("profile", "PROFILE"), ("acme_directory", "ACME DIRECTORY"))
+MAX_ERROR_COLUMN = 60
+
+
+def _common_name(dn):
+    for part in (dn or "").split(","):
+        if part.strip().upper().startswith("CN="):
+            return part.strip()[3:]
+    return dn or None
+
+
+def certificate_listing(info, acme_directory=None):
+    """One row per stored certificate of a cert_store info result: what `certbot certificates` shows, and more."""
+    rows = []
+    for entry in (info or {}).get("certificates", []):
+        rows.append({
+            "name": entry["name"],
+            "names": list(entry.get("identifiers") or []),
+            "issuer": _common_name(entry.get("issuer")),
+            "not_after": entry.get("not_after"),
+            "days_left": entry.get("days_left"),
+            "last_renewal": entry.get("last_success") or entry.get("obtained_at"),
+            "last_error": entry.get("last_error"),
+            "next_attempt": entry.get("next_attempt") if entry.get("backing_off") else None,
+            "profile": entry.get("profile"),
+            "acme_directory": entry.get("acme_directory") or acme_directory,
+            "due": bool(entry.get("due")),
+            "reason": entry.get("reason"),
+            "revoked": bool(entry.get("revoked")),
+            "exists": entry.get("exists", True),
+        })
+    return rows
+
+
+def certificate_listing_lines(rows):
+    """The rows as an aligned text table, one line per certificate (after a header line)."""
+    def cell(row, key):
+        value = row.get(key)
+        if key == "names":
+            value = ",".join(value or [])
+        elif key == "days_left" and value is not None:
+            value = "%.1f" % value
+        elif key == "last_error" and value:
+            value = " ".join(str(value).split())
+            value = value if len(value) <= MAX_ERROR_COLUMN else value[:MAX_ERROR_COLUMN - 3] + "..."
+        return "-" if value in (None, "", []) else str(value)
+    table = [[title for _key, title in LISTING_COLUMNS]]
+    table += [[cell(row, key) for key, _title in LISTING_COLUMNS] for row in rows or []]
+    widths = [max(len(line[index]) for line in table) for index in range(len(LISTING_COLUMNS))]
+    return ["  ".join(text.ljust(width) for text, width in zip(line, widths)).rstrip() for line in table]
+
+
 def certificate_min_lifetime_days(info):
     """Shortest lifetime (not_after - not_before) among stored certificates, in days; 9999 when none."""
     lifetimes = [(_epoch(e["not_after"]) - _epoch(e["not_before"])) / 86400
@@ -468,6 +582,10 @@ class FilterModule:
         return {
             "certificate_request_errors": certificate_request_errors,
             "certificate_plan": certificate_plan,
+            "certificate_revoke_errors": certificate_revoke_errors,
+            "certificate_revocations": certificate_revocations,
+            "certificate_revoke_name": certificate_revoke_name,
+            "certificate_revoke_requests": certificate_revoke_requests,
             "certificate_due": certificate_due,
             "certificate_due_reasons": certificate_due_reasons,
             "certificate_order_requests": certificate_order_requests,
@@ -484,4 +602,6 @@ class FilterModule:
             "certificate_prometheus": certificate_prometheus,
             "certificate_summary": certificate_summary,
             "certificate_min_lifetime_days": certificate_min_lifetime_days,
+            "certificate_listing": certificate_listing,
+            "certificate_listing_lines": certificate_listing_lines,
         }

@@ -16,6 +16,12 @@ description:
     exist yet and O(state=present), a new ECDSA P-256 key is generated there with mode V(0600).
   - Contact addresses are validated before anything is sent to the CA.
   - Returns the account URI, never key material.
+  - "With O(storage), the account key and URI are kept in the certificate store (the options of
+    M(autotls.acme.cert_store)), one account per O(acme_directory): a controller with an empty disk (AWX, Automation
+    Platform, CI) fetches the stored account instead of registering a new one, and writes its key only to
+    O(account_key_path) (mode V(0600); give a private temporary path and remove it afterwards). Registration takes
+    the store's lock, so two fresh controllers racing create one account. With O(state=changed_key), the stored key
+    is replaced by the new one after the rollover."
 author:
   - autotls.acme maintainers (@autotls)
 extends_documentation_fragment:
@@ -61,6 +67,96 @@ options:
   new_account_key_content:
     description: The new account key for O(state=changed_key) as PEM text. Never logged.
     type: str
+  storage:
+    description:
+      - Keep the account in this certificate store instead of only on the local disk - a dict of the backend options
+        of M(autotls.acme.cert_store) (O(storage.backend) and its C(local_*), C(s3_*), C(redis_*) or C(gcs_*) options).
+      - The stored account is used when there is one; its key is written to O(account_key_path) (when given) so that
+        later tasks can sign with it. When none is stored, the key at O(account_key_path) (or O(account_key_content),
+        or a new one) registers the account, and key and URI are stored. Local keys are thus migrated on first use.
+      - The record (C(accounts/<directory>/account.json)) is stored like certificate keys - S3 or GCS server-side encryption,
+        mode V(0600) locally.
+    type: dict
+    suboptions:
+      backend:
+        description: The storage backend, as O(autotls.acme.cert_store#module:backend).
+        type: str
+        required: true
+        choices: [local, s3, redis, gcs]
+      local_path:
+        description: As O(autotls.acme.cert_store#module:local_path).
+        type: path
+      s3_bucket:
+        description: As O(autotls.acme.cert_store#module:s3_bucket).
+        type: str
+      s3_prefix:
+        description: As O(autotls.acme.cert_store#module:s3_prefix).
+        type: str
+      s3_endpoint_url:
+        description: As O(autotls.acme.cert_store#module:s3_endpoint_url).
+        type: str
+      s3_region:
+        description: As O(autotls.acme.cert_store#module:s3_region).
+        type: str
+      s3_access_key:
+        description: As O(autotls.acme.cert_store#module:s3_access_key).
+        type: str
+      s3_secret_key:
+        description: As O(autotls.acme.cert_store#module:s3_secret_key).
+        type: str
+      s3_session_token:
+        description: As O(autotls.acme.cert_store#module:s3_session_token).
+        type: str
+      s3_sse:
+        description: As O(autotls.acme.cert_store#module:s3_sse).
+        type: str
+        choices: [AES256, aws:kms, none]
+      s3_kms_key_id:
+        description: As O(autotls.acme.cert_store#module:s3_kms_key_id).
+        type: str
+      s3_ca_bundle:
+        description: As O(autotls.acme.cert_store#module:s3_ca_bundle).
+        type: path
+      s3_max_attempts:
+        description: As O(autotls.acme.cert_store#module:s3_max_attempts).
+        type: int
+      redis_url:
+        description: As O(autotls.acme.cert_store#module:redis_url).
+        type: str
+      redis_prefix:
+        description: As O(autotls.acme.cert_store#module:redis_prefix).
+        type: str
+      gcs_bucket:
+        description: As O(autotls.acme.cert_store#module:gcs_bucket).
+        type: str
+      gcs_prefix:
+        description: As O(autotls.acme.cert_store#module:gcs_prefix).
+        type: str
+      gcs_project:
+        description: As O(autotls.acme.cert_store#module:gcs_project).
+        type: str
+      gcs_credentials_file:
+        description: As O(autotls.acme.cert_store#module:gcs_credentials_file).
+        type: path
+      gcs_credentials_content:
+        description: As O(autotls.acme.cert_store#module:gcs_credentials_content).
+        type: str
+      gcs_kms_key_name:
+        description: As O(autotls.acme.cert_store#module:gcs_kms_key_name).
+        type: str
+      gcs_endpoint_url:
+        description: As O(autotls.acme.cert_store#module:gcs_endpoint_url).
+        type: str
+      gcs_anonymous:
+        description: As O(autotls.acme.cert_store#module:gcs_anonymous).
+        type: bool
+      storage_timeout:
+        description: As O(autotls.acme.cert_store#module:storage_timeout).
+        type: float
+  storage_lock_timeout:
+    description: With O(storage), seconds to wait for another controller that is registering the account.
+    type: float
+    default: 120
   external_account_binding:
     description:
       - External Account Binding for CAs that require it (ZeroSSL, step-ca, many private CAs).
@@ -112,6 +208,16 @@ EXAMPLES = r'''
     new_account_key_path: /etc/autotls/account-2026.key
     state: changed_key
 
+- name: The account in shared storage (AWX, Automation Platform, CI - controllers with empty disks)
+  autotls.acme.acme_account:
+    account_key_path: "{{ private_tmp_dir }}/account.key"   # 0600; remove the directory at the end
+    contact: [ops@example.com]
+    terms_agreed: true
+    storage:
+      backend: s3
+      s3_bucket: example-certificates
+      s3_prefix: autotls/
+
 - name: Deactivate the account
   autotls.acme.acme_account:
     account_key_path: /etc/autotls/account.key
@@ -139,6 +245,16 @@ created:
   description: Whether the account was registered by this task.
   returned: always
   type: bool
+stored_account:
+  description:
+    - With O(storage), the stored account after the task - C(acme_directory), C(account_uri), C(public_key_sha256),
+      C(contact), C(stored_at); never the key.
+  returned: with O(storage)
+  type: dict
+fetched:
+  description: With O(storage), whether the account (key and URI) came from storage rather than being registered.
+  returned: with O(storage)
+  type: bool
 key_generated:
   description: Whether a new account key was generated at O(account_key_path) (or O(new_account_key_path)).
   returned: always
@@ -149,13 +265,75 @@ from ansible.module_utils.basic import AnsibleModule
 
 from ansible_collections.autotls.acme.plugins.module_utils import _adapter
 from ansible_collections.autotls.acme.plugins.module_utils._argspec import (
-    ACME_MUTUALLY_EXCLUSIVE, ACME_REQUIRED_ONE_OF, acme_argument_spec)
-from ansible_collections.autotls.acme.plugins.module_utils._engine import account, deps
+    ACME_MUTUALLY_EXCLUSIVE, acme_argument_spec, storage_argument_spec)
+from ansible_collections.autotls.acme.plugins.module_utils._engine import account, deps, fsio, keys, storage
 from ansible_collections.autotls.acme.plugins.module_utils._engine.errors import InputError
+from ansible_collections.autotls.acme.plugins.module_utils._engine.storage import accounts
+
+
+def _with_storage(module) -> dict:
+    """The account kept in the certificate store: fetched when stored, registered (under its lock) when not."""
+    params, check = module.params, module.check_mode
+    state = params["state"]
+    options = dict(params["storage"])
+    kind = options.pop("backend")
+    contacts = account.validate_contacts(params["contact"], required=(state == "present"))
+    backend = storage.open_backend(kind, options)
+    try:
+        store = accounts.AccountStore(backend, params["acme_directory"])
+        lock = None if check else store.lock(params["storage_lock_timeout"])
+        try:
+            stored = store.load()
+            if stored is not None:
+                key, generated = stored["private_key"], False
+                path = params["account_key_path"]
+                if path and not check:   # for the tasks that sign next; private, 0600
+                    fsio.write_atomic(fsio.FileSpec(path, keys.private_key_to_pem(key), mode=fsio.KEY_MODE),
+                                      dir_mode=0o700)
+            else:
+                key, generated = account.load_account_key(params["account_key_path"], params["account_key_content"],
+                                                          create=(state == "present"), check_mode=check)
+            client = _adapter.client_from_params(module, key)
+            if state == "present":
+                result = account.ensure_present(client, contacts, params["terms_agreed"],
+                                                params["external_account_binding"], params["allow_creation"], check)
+                save = stored is None or stored.get("account_uri") != result["account_uri"] or \
+                    sorted(stored.get("contact") or []) != sorted(result["contact"])
+                if save and not check:
+                    stored = dict(stored or {}, **store.save(key, result["account_uri"], result["contact"]))
+                    result["changed"] = True
+                elif save:
+                    result["changed"] = True
+            elif state == "absent":
+                result = account.deactivate(client, check)
+            else:
+                if not (params["new_account_key_path"] or params["new_account_key_content"]):
+                    raise InputError("new_account_key_path", "state=changed_key needs the new key")
+                new_key, generated = account.load_account_key(
+                    params["new_account_key_path"], params["new_account_key_content"], create=True, check_mode=check,
+                    field="new_account_key")
+                result = account.rollover(client, new_key, check)
+                if not check and (stored is None or keys.public_key_sha256(stored["private_key"])
+                                  != keys.public_key_sha256(new_key)):
+                    stored = dict(stored or {}, **store.save(new_key, result["account_uri"], result["contact"]))
+                    result["changed"] = True
+            result["key_generated"] = generated
+            result["fetched"] = stored is not None and not result.get("created")
+            result["stored_account"] = accounts.public(stored)
+            return result
+        finally:
+            if lock is not None:
+                store.unlock(lock)
+    finally:
+        backend.close()
 
 
 def _work(module) -> dict:
     params, check = module.params, module.check_mode
+    if params["storage"]:
+        return _with_storage(module)
+    if not (params["account_key_path"] or params["account_key_content"]):
+        raise InputError("account_key_path", "one of account_key_path, account_key_content or storage is required")
     state = params["state"]
     contacts = account.validate_contacts(params["contact"], required=(state == "present"))
     key, generated = account.load_account_key(params["account_key_path"], params["account_key_content"],
@@ -196,6 +374,8 @@ def main():
         allow_creation=dict(type="bool", default=True),
         new_account_key_path=dict(type="path"),
         new_account_key_content=dict(type="str", no_log=True),
+        storage=dict(type="dict", options=storage_argument_spec()),
+        storage_lock_timeout=dict(type="float", default=120),
         external_account_binding=dict(type="dict", options=dict(
             kid=dict(type="str", required=True),
             hmac_key=dict(type="str", required=True, no_log=True),
@@ -205,10 +385,11 @@ def main():
     module = AnsibleModule(
         argument_spec=argument_spec,
         mutually_exclusive=ACME_MUTUALLY_EXCLUSIVE + [("new_account_key_path", "new_account_key_content")],
-        required_one_of=ACME_REQUIRED_ONE_OF,
         supports_check_mode=True,
     )
-    _adapter.require_libraries(module, deps.ACME)
+    _adapter.require_libraries(module, deps.ACME, *(
+        [{"s3": deps.S3, "redis": deps.REDIS, "gcs": deps.GCS}.get((module.params["storage"] or {}).get("backend"), {})]
+        if module.params["storage"] else []))
     module.exit_json(**_adapter.run(module, lambda: _work(module)))
 
 

@@ -53,8 +53,12 @@ options:
       - V(settled) writes what storage is owed from O(pending_dir) (attempt records with the time they happened, so
         their backoff counts from then; lock releases) and removes stale staging directories under O(staging_base).
         M(autotls.acme.cert_store_info) reports when there is anything to settle.
+      - V(revoked) records that the stored certificate of O(name) (or of each of O(names)) was revoked at the CA
+        for O(revocation_reason) (see M(autotls.acme.acme_revoke)); M(autotls.acme.cert_store_info) then reports it
+        revoked and due until a new certificate is stored. Unchanged when that serial is recorded already. It
+        revokes nothing at the CA.
     type: str
-    choices: [present, fetched, absent, locked, unlocked, attempted, settled]
+    choices: [present, fetched, absent, locked, unlocked, attempted, settled, revoked]
     default: present
   name:
     description:
@@ -187,6 +191,15 @@ options:
       - Later runs do not contact the CA for this certificate before then (see
         RV(autotls.acme.cert_store_info#module:certificates[].next_attempt)).
     type: float
+  revocation_reason:
+    description: With O(state=revoked), the reason the certificate was revoked for.
+    type: str
+    choices: [unspecified, keyCompromise, affiliationChanged, superseded, cessationOfOperation]
+    default: unspecified
+  serial:
+    description:
+      - With O(state=revoked) and O(name), the serial (hex) of the revoked certificate; defaults to the stored one.
+    type: str
   src_dir:
     description:
       - Batch form of O(state=present) with O(names) - each certificate's files are read from
@@ -383,6 +396,12 @@ staging_swept:
   returned: with O(state=settled) and O(staging_base)
   type: list
   elements: str
+revocations:
+  description:
+    - With O(state=revoked), one entry per certificate - C(name), C(serial), C(reason), C(revoked_at), C(changed).
+  returned: when O(state=revoked)
+  type: list
+  elements: dict
 lock_tokens:
   description:
     - With O(state=locked) and O(names), the owner token of each lock taken (all or none are taken); pass it to
@@ -778,6 +797,14 @@ def _work(module) -> dict:
             result.update(changed=released, released=released)
             if released and module._diff:
                 result["diff"] = {"before": {"lock": _lock_state_result(before)}, "after": {"lock": None}}
+        elif state == "revoked":
+            done = []
+            for name in params["names"] if params["names"] is not None else [params["name"]]:
+                recorded = store.record_revocation(name, params["revocation_reason"],
+                                                   serial=params["serial"] if params["names"] is None else None,
+                                                   check_mode=module.check_mode)
+                done.append(dict(recorded["revocation"], name=name, changed=recorded["changed"]))
+            result.update(changed=any(r["changed"] for r in done), revocations=done)
         elif state == "attempted":
             recorded = store.record_attempt(params["name"], params["attempt_error"], check_mode=module.check_mode,
                                             retry_after=params["attempt_retry_after"], kind=params["attempt_kind"])
@@ -793,7 +820,7 @@ def main():
     argument_spec = storage_argument_spec()
     argument_spec.update(
         state=dict(type="str", default="present",
-                   choices=["present", "fetched", "absent", "locked", "unlocked", "attempted", "settled"]),
+                   choices=["present", "fetched", "absent", "locked", "unlocked", "attempted", "settled", "revoked"]),
         name=dict(type="str"),
         names=dict(type="list", elements="str"),
         acme_directory=dict(type="str", default=STAGING_DIRECTORY),
@@ -816,6 +843,10 @@ def main():
         lock_token=dict(type="str", no_log=False),
         attempt_error=dict(type="str"),
         attempt_retry_after=dict(type="float"),
+        revocation_reason=dict(type="str", default="unspecified",
+                               choices=["unspecified", "keyCompromise", "affiliationChanged", "superseded",
+                                        "cessationOfOperation"]),
+        serial=dict(type="str"),
         src_dir=dict(type="path"),
         dest_dir=dict(type="path"),
         missing_ok=dict(type="bool", default=False),
@@ -849,6 +880,7 @@ def main():
             ("state", "locked", ("name", "names"), True),
             ("state", "unlocked", ("lock_token", "lock_tokens", "break_lock"), True),
             ("state", "attempted", ("name", "attempts"), True),
+            ("state", "revoked", ("name", "names"), True),
         ],
         supports_check_mode=True,
     )

@@ -145,6 +145,15 @@ run:
       Empty when the task does not run under ansible-playbook on this machine.
   returned: with O(staging_base)
   type: dict
+msg:
+  description:
+    - When O(names) is omitted and no certificate is stored for O(acme_directory) - where it looked, and which ACME
+      directories do have stored certificates on this storage (a mistyped or another directory is the usual cause).
+  returned: when nothing is stored for O(acme_directory)
+  type: str
+  sample: "no certificates are stored on local:/var/lib/autotls/store for the ACME directory
+    https://acme-staging-v02.api.letsencrypt.org/directory; certificates are stored for:
+    https://acme-v02.api.letsencrypt.org/directory - set acme_directory to one of them"
 storage:
   description: Where the data lives (no credentials).
   returned: always
@@ -216,6 +225,14 @@ certificates:
     last_error:
       description: The error of the last attempt, or null when it succeeded.
       type: str
+    revoked:
+      description:
+        - Whether the stored certificate was recorded as revoked (M(autotls.acme.cert_store) with C(state=revoked)); such
+          a certificate is due, with the reason V(revoked (<reason>)).
+      type: bool
+    last_revocation:
+      description: The last revocation recorded for this name (C(serial), C(reason), C(revoked_at)), or null.
+      type: dict
     file_sha256:
       description:
         - SHA-256 (hex) of each stored file (C(privkey.pem), C(cert.pem), C(chain.pem), C(fullchain.pem)), so a
@@ -280,6 +297,15 @@ def _ari_client(params):
                                   request_timeout=ARI_REQUEST_TIMEOUT, retry_timeout=ARI_RETRY_TIMEOUT)
 
 
+def _nothing_stored(backend, directory) -> str:
+    """Where info over every certificate looked and found none, and where there are some."""
+    others = [url for url in bundles.stored_directories(backend) if url.rstrip("/") != directory.rstrip("/")]
+    msg = "no certificates are stored on %s for the ACME directory %s" % (backend.describe(), directory)
+    if others:
+        msg += "; certificates are stored for: %s - set acme_directory to one of them" % ", ".join(others)
+    return msg
+
+
 def _work(module) -> dict:
     params = module.params
     names = params["names"] if params["names"] is not None else ([params["name"]] if params["name"] else None)
@@ -307,6 +333,9 @@ def _work(module) -> dict:
         if params["staging_base"]:
             result["run"] = runs.run_identity() or {}
             result["staging_stale"] = pending.stale_staging(params["staging_base"], params["staging_max_age"])
+        if names is None and not result["certificates"]:
+            result["msg"] = _nothing_stored(backend, params["acme_directory"])
+            module.warn(result["msg"])
         return result
     finally:
         backend.close()

@@ -12,6 +12,7 @@ directory URL so that staging and production never mix):
   versions/<slug>/<name>/<version>/fullchain.pem  leaf + intermediates
   certs/<slug>/<name>/current.json                pointer: version id, metadata, SHA-256 of each file
   certs/<slug>/<name>/status.json                 last renewal attempt, its error, consecutive failures,
+                                                  revocations (serial, reason, when),
                                                   cached ACME Renewal Information (key "ari")
 
 A new bundle is written as a new version first and the pointer is replaced
@@ -63,6 +64,7 @@ FILES = layout.FILE_NAMES
 KEEP_VERSIONS = 2
 MAX_NAME = 200
 MAX_ERROR = 2000
+MAX_REVOCATIONS = 10
 READ_RETRIES = 3
 _NAME = re.compile(r"^[A-Za-z0-9_*@+=,~][A-Za-z0-9._*@+=,~-]*$")
 PUBLIC_FIELDS = ("name", "version", "acme_directory", "account_uri", "identifiers", "not_before", "not_after",
@@ -190,6 +192,25 @@ def cert_info_from_metadata(pointer: dict) -> keys.CertInfo | None:
     return keys.CertInfo(serial=pointer.get("serial") or "", not_before=not_before, not_after=not_after,
                          identifiers=[_ident(v) for v in pointer.get("identifiers") or []],
                          subject=pointer.get("subject") or "", issuer=pointer.get("issuer") or "")
+
+
+def stored_directories(storage) -> list:
+    """The ACME directory URLs that have stored certificates on storage (read from one pointer of each)."""
+    found = []
+    for slug in storage.list("certs/", recursive=False):
+        if not slug.endswith("/"):
+            continue
+        for entry in storage.list(slug, recursive=False):
+            if not entry.endswith("/"):
+                continue
+            try:
+                pointer = json.loads((storage.load(entry + POINTER) or b"{}").decode("utf-8"))
+            except (UnicodeDecodeError, ValueError):
+                continue
+            if isinstance(pointer, dict) and pointer.get("acme_directory"):
+                found.append(pointer["acme_directory"])
+                break
+    return sorted(set(found))
 
 
 class CertificateStore:
@@ -342,6 +363,33 @@ class CertificateStore:
         return {"changed": True, "before": before,
                 "after": self._write_status(name, error, now, before, retry_after=retry_after, kind=kind)}
 
+    def record_revocation(self, name: str, reason: str, serial: str | None = None, check_mode: bool = False,
+                          now: datetime.datetime | None = None) -> dict:
+        """Record that the certificate serial (default: the stored one) of name was revoked for reason.
+
+        Kept in the status object (the last MAX_REVOCATIONS), so info() reports the stored certificate as
+        revoked - and due - until a new one is stored. Unchanged when that serial is recorded already.
+        """
+        validate_name(name)
+        now = now or policy.utcnow()
+        if serial is None:
+            pointer = self.metadata(name)
+            if pointer is None:
+                raise InputError("name", "no certificate named %r is stored on %s for %s"
+                                 % (name, self.storage.describe(), self.directory))
+            serial = pointer.get("serial")
+        status = self._status(name)
+        revocations = [r for r in status.get("revocations") or [] if isinstance(r, dict)]
+        if any(r.get("serial") == serial for r in revocations):
+            return {"changed": False, "revocation": [r for r in revocations if r.get("serial") == serial][-1]}
+        record = {"serial": serial, "reason": reason, "revoked_at": _iso(now)}
+        if not check_mode:
+            status = self._status(name)   # re-read just before the write: attempt records stay intact
+            status["revocations"] = ([r for r in status.get("revocations") or [] if isinstance(r, dict)]
+                                     + [record])[-MAX_REVOCATIONS:]
+            self.storage.store(self._entry(name) + STATUS, json.dumps(status, sort_keys=True).encode())
+        return {"changed": True, "revocation": record}
+
     def remove(self, name: str, check_mode: bool = False, now: datetime.datetime | None = None) -> dict:
         validate_name(name)
         now = now or policy.utcnow()
@@ -468,6 +516,12 @@ class CertificateStore:
                 warning = self._apply_ari(name, item, decision, status, asker, now, ari_cache)
                 if warning:
                     warnings.append(warning)
+            revocations = [r for r in status.get("revocations") or [] if isinstance(r, dict)]
+            item["last_revocation"] = revocations[-1] if revocations else None
+            revoked = [r for r in revocations if info is not None and r.get("serial") == item.get("serial")]
+            item["revoked"] = bool(revoked)
+            if revoked:   # never kept, whatever the lifetime or the CA's window says
+                item["due"], item["reason"] = True, "revoked (%s)" % revoked[-1].get("reason")
             item.update(last_attempt=status.get("last_attempt"), last_error=status.get("last_error"),
                         last_success=status.get("last_success"),
                         consecutive_failures=int(status.get("consecutive_failures") or 0))
