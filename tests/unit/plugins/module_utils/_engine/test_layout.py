@@ -28,3 +28,15 @@ def test_storage_and_the_role_use_it():
     assert [(f["dest"], f["key"], f["sha256"]) for f in files] == [
         ("/etc/ssl/www/privkey.pem", True, "a"), ("/etc/ssl/www/cert.pem", False, "b"),
         ("/etc/ssl/www/chain.pem", False, "c"), ("/etc/ssl/www/fullchain.pem", False, "d")]
+
+
+def test_the_role_documents_the_same_default_file_names():
+    import pathlib
+    import re
+    import yaml
+    root = pathlib.Path(__file__).resolve().parents[5]
+    specs = yaml.safe_load((root / "roles" / "certificate" / "meta" / "argument_specs.yml").read_text())
+    options = specs["argument_specs"]["main"]["options"]["certificate_list"]["options"]
+    for part, filename in layout.FILES:
+        text = options[part + "_path"]["description"]
+        assert re.search(r"<name>/%s\b" % re.escape(filename), text), (part, text)

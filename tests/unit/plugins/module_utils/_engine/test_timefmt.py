@@ -29,3 +29,12 @@ def test_engine_results_use_the_one_format():
     decision = policy.decide(info, now=not_before)
     assert decision.to_result(not_before)["renew_at"] == "2026-03-02T00:00:00Z"
     assert base.iso(60) == "1970-01-01T00:01:00Z" and base.iso(None) is None
+
+
+def test_the_cron_script_stamps_its_log_in_the_same_format():
+    import pathlib
+    import re
+    root = pathlib.Path(__file__).resolve().parents[5]
+    script = (root / "roles" / "renewal_cron" / "templates" / "autotls-renew.sh.j2").read_text()
+    formats = re.findall(r"date -u \+(\S+?)\)", script)
+    assert formats and set(formats) == {timefmt.ISO_FORMAT}
