@@ -107,8 +107,8 @@ def certificate_revoke_name(entry):
 
 def certificate_revoke_requests(revocations, fetched_dir):
     """acme_revoke entries for the certificates fetched from storage into fetched_dir/<name>/."""
-    return [{"name": item["name"], "certificate_path": posixpath.join(fetched_dir, item["name"], "cert.pem"),
-             "private_key_path": posixpath.join(fetched_dir, item["name"], "privkey.pem")}
+    return [dict({part + "_path": posixpath.join(fetched_dir, item["name"], layout.FILE_OF[part])
+                  for part in ("certificate", layout.KEY_PART)}, name=item["name"])
             for item in revocations or []]
 
 
@@ -487,7 +487,8 @@ def certificate_prometheus(status, now=None):
          lambda s: 1 if s.get("action") == "renewed by another run" else 0),
         ("autotls_certificate_revoked", "1 when the stored certificate was revoked and not yet replaced.",
          lambda s: 1 if s.get("revoked") else 0),
-        ("autotls_certificate_last_revocation_timestamp_seconds", "Last revocation of a certificate of this name (0: none).",
+        ("autotls_certificate_last_revocation_timestamp_seconds",
+         "Last revocation of a certificate of this name (0: none).",
          lambda s: _epoch((s.get("last_revocation") or {}).get("revoked_at")) or 0),
     ]
     lines = []

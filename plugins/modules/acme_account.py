@@ -74,8 +74,8 @@ options:
       - The stored account is used when there is one; its key is written to O(account_key_path) (when given) so that
         later tasks can sign with it. When none is stored, the key at O(account_key_path) (or O(account_key_content),
         or a new one) registers the account, and key and URI are stored. Local keys are thus migrated on first use.
-      - The record (C(accounts/<directory>/account.json)) is stored like certificate keys - S3 or GCS server-side encryption,
-        mode V(0600) locally.
+      - The record (C(accounts/<directory>/account.json)) is stored like certificate keys - S3 or GCS server-side
+        encryption, mode V(0600) locally.
     type: dict
     suboptions:
       backend:

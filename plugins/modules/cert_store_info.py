@@ -227,8 +227,8 @@ certificates:
       type: str
     revoked:
       description:
-        - Whether the stored certificate was recorded as revoked (M(autotls.acme.cert_store) with C(state=revoked)); such
-          a certificate is due, with the reason V(revoked (<reason>)).
+        - Whether the stored certificate was recorded as revoked (M(autotls.acme.cert_store) with C(state=revoked));
+          such a certificate is due, with the reason V(revoked (<reason>)).
       type: bool
     last_revocation:
       description: The last revocation recorded for this name (C(serial), C(reason), C(revoked_at)), or null.

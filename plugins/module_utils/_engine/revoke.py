@@ -10,9 +10,13 @@ A certificate the CA already revoked is reported as such, not as an error: revok
 from __future__ import annotations
 
 import base64
+from typing import TYPE_CHECKING
 
 from . import keys
 from .errors import ACMEProblem, InputError
+
+if TYPE_CHECKING:
+    from .client import AcmeClient
 
 try:
     from cryptography import x509
@@ -32,8 +36,8 @@ def check_reason(reason: str | None, field_name: str = "reason") -> str:
     return reason
 
 
-def revoke(client, certificate_pem: bytes, reason: str = "unspecified", certificate_key=None,
-           check_mode: bool = False) -> dict:
+def revoke(client: AcmeClient, certificate_pem: bytes, reason: str = "unspecified",
+           certificate_key: keys.PrivateKey | None = None, check_mode: bool = False) -> dict:
     """Revoke certificate_pem for reason.
 
     client is an AcmeClient; with certificate_key (the certificate's private key object) the request is

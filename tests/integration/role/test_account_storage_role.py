@@ -3,6 +3,7 @@ store (moto) with certificate_account_storage: Pebble's log shows exactly one ne
 is ordered once, both web hosts serve it, and no account key is left on either controller's disk."""
 import json
 import os
+import pathlib
 import subprocess
 import sys
 import uuid
@@ -29,12 +30,12 @@ def test_two_fresh_controllers_share_one_account_through_s3(fleet):
     for name in ("controller-a", "controller-b"):
         home = os.path.join(fleet.workdir, name)
         os.makedirs(os.path.join(home, "staging"))
-        inventory = yaml.safe_load(open(fleet.inventory))
+        inventory = yaml.safe_load(pathlib.Path(fleet.inventory).read_text())
         variables = inventory["all"]["children"]["web"]["vars"]
         variables["certificate_account_key_path"] = os.path.join(home, "autotls", "account.key")   # fresh, empty
         variables["certificate_staging_base"] = os.path.join(home, "staging")
         path = os.path.join(home, "inventory.yml")
-        yaml.safe_dump(inventory, open(path, "w"))
+        pathlib.Path(path).write_text(yaml.safe_dump(inventory))
         inventories.append(path)
         controllers.append(home)
     accounts, orders = accounts_created(), new_orders()

@@ -3,6 +3,7 @@ Pebble (its management API shows it), replaces it with a new key in the same run
 verifies; storage, the status file and the metrics record the revocation; nothing is revoked twice."""
 import json
 import os
+import pathlib
 
 import pytest
 
@@ -15,7 +16,7 @@ pytestmark = pytest.mark.role
 def public_key_of(path):
     from cryptography.hazmat.primitives import serialization
     from ansible_collections.autotls.acme.plugins.module_utils._engine import keys
-    key = keys.load_private_key(open(path, "rb").read(), "key")
+    key = keys.load_private_key(pathlib.Path(path).read_bytes(), "key")
     return key.public_key().public_bytes(serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo)
 
 
@@ -44,10 +45,10 @@ def test_revoke_for_key_compromise_and_replace_in_the_same_run(fleet, stack):
         assert fleet.served(addr) == new                       # deployed, reloaded, verified in the same run
         assert public_key_of(os.path.join(fleet.deploy_dir(host), "site", "privkey.pem")) != old_key
     assert ca_status(stack, new)[0] == "Valid"
-    status = {item["name"]: item for item in json.load(open(status_file))["certificates"]}["site"]
+    status = {item["name"]: item for item in json.loads(pathlib.Path(status_file).read_text())["certificates"]}["site"]
     assert status["action"] == "renewed" and status["revoked"] is False
     assert status["last_revocation"]["serial"] == old and status["last_revocation"]["reason"] == "keyCompromise"
-    metrics = open(metrics_file).read()
+    metrics = pathlib.Path(metrics_file).read_text()
     assert 'autotls_certificate_revoked{name="site"} 0' in metrics
     assert 'autotls_certificate_last_revocation_timestamp_seconds{name="site"} 0' not in metrics
     assert 'autotls_certificate_last_revocation_timestamp_seconds{name="site"}' in metrics

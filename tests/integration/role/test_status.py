@@ -3,6 +3,7 @@ JSON, a clear message when nothing is stored where it looked; timed over 500 cer
 import datetime
 import json
 import os
+import pathlib
 import subprocess
 import sys
 import time
@@ -57,7 +58,8 @@ def test_status_lists_every_certificate_as_text_and_json(tmp_path):
     for index in range(500):
         key, cert, chain = ca.issue(names=("host%03d.example.com" % index,), days=6.67 if index % 2 else 90,
                                     not_before=now - datetime.timedelta(days=1))
-        store.put("host%03d" % index, bundles.make_bundle(key, cert, chain), profile="shortlived" if index % 2 else None)
+        store.put("host%03d" % index, bundles.make_bundle(key, cert, chain),
+                  profile="shortlived" if index % 2 else None)
     store.record_attempt("host007", "rateLimited: too many certificates already issued")
     storage = {"backend": "local", "local_path": store_path}
 
@@ -79,7 +81,7 @@ def test_status_lists_every_certificate_as_text_and_json(tmp_path):
     out, _seconds = status(tmp_path, {"certificate_storage": storage, "certificate_acme_directory": DIRECTORY,
                                       "certificate_status_format": "json",
                                       "certificate_status_json": str(tmp_path / "certs.json")})
-    data = json.load(open(tmp_path / "certs.json"))
+    data = json.loads(pathlib.Path(tmp_path / "certs.json").read_text())
     assert data["acme_directory"] == DIRECTORY and len(data["certificates"]) == 500
     row = {r["name"]: r for r in data["certificates"]}["host007"]
     assert row["names"] == ["host007.example.com"] and row["issuer"] == "Example Issuing CA R1"

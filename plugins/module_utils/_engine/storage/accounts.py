@@ -18,6 +18,8 @@ import json
 
 from .. import keys, policy
 from ..errors import StorageError
+from ..timefmt import iso
+from .base import Lock, Storage
 from .bundles import directory_slug
 
 FORMAT = 1
@@ -27,7 +29,7 @@ LOCK_TTL = 300.0
 class AccountStore:
     """The account of one ACME directory on one Storage."""
 
-    def __init__(self, storage, directory_url: str):
+    def __init__(self, storage: Storage, directory_url: str) -> None:
         self.storage = storage
         self.directory = directory_url.strip()
         self.slug = directory_slug(directory_url)
@@ -47,18 +49,19 @@ class AccountStore:
                                key=self.key) from None
         return dict(record, private_key=key)
 
-    def save(self, private_key, account_uri: str | None, contact=None) -> dict:
+    def save(self, private_key: keys.PrivateKey, account_uri: str | None,
+             contact: list[str] | None = None) -> dict | None:
         record = {"format": FORMAT, "acme_directory": self.directory, "account_uri": account_uri,
                   "private_key": keys.private_key_to_pem(private_key).decode(),
                   "public_key_sha256": keys.public_key_sha256(private_key),
-                  "contact": list(contact or []), "stored_at": policy.utcnow().strftime("%Y-%m-%dT%H:%M:%SZ")}
+                  "contact": list(contact or []), "stored_at": iso(policy.utcnow())}
         self.storage.store(self.key, json.dumps(record, sort_keys=True, indent=1).encode(), private=True)
         return public(record)
 
-    def lock(self, timeout: float):
+    def lock(self, timeout: float) -> Lock:
         return self.storage.lock(self.lock_name, LOCK_TTL, timeout=timeout)
 
-    def unlock(self, lock) -> None:
+    def unlock(self, lock: Lock) -> None:
         self.storage.unlock(self.lock_name, lock.owner)
 
 

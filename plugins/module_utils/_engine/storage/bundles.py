@@ -194,7 +194,7 @@ def cert_info_from_metadata(pointer: dict) -> keys.CertInfo | None:
                          subject=pointer.get("subject") or "", issuer=pointer.get("issuer") or "")
 
 
-def stored_directories(storage) -> list:
+def stored_directories(storage: Storage) -> list[str]:
     """The ACME directory URLs that have stored certificates on storage (read from one pointer of each)."""
     found = []
     for slug in storage.list("certs/", recursive=False):
