@@ -1,0 +1,47 @@
+"""The role's steps carry tags; validation and the storage lookup run whenever a step needs them."""
+import os
+import re
+import subprocess
+import sys
+
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+STEPS = {"validate", "lookup", "issue", "deploy", "reload", "verify", "report"}
+
+
+def list_tasks(tmp_path, *args):
+    inventory = tmp_path / "hosts.yml"
+    inventory.write_text("all:\n  children:\n    web:\n      hosts:\n        web1:\n          ansible_connection: local\n"
+                         "          ansible_python_interpreter: %s\n" % sys.executable)
+    env = dict(os.environ, ANSIBLE_COLLECTIONS_PATH=os.path.join(ROOT, "build", "collections"), ANSIBLE_NOCOLOR="1")
+    proc = subprocess.run(["ansible-playbook", "-i", str(inventory), os.path.join(ROOT, "playbooks", "site.yml"),
+                           "--list-tasks"] + list(args), capture_output=True, text=True, env=env, timeout=120,
+                          check=False)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    return proc.stdout
+
+
+def tags_of(output):
+    found = set()
+    for line in output.splitlines():
+        match = re.search(r"TAGS: \[([^\]]*)\]", line)
+        if match and "TASK TAGS" not in line:
+            found.update(t.strip() for t in match.group(1).split(",") if t.strip())
+    return found
+
+
+def test_every_step_is_tagged(tmp_path):
+    assert STEPS <= tags_of(list_tasks(tmp_path))
+
+
+def test_tags_validate_runs_only_the_checks(tmp_path):
+    output = list_tasks(tmp_path, "--tags", "validate")
+    role_tasks = [line for line in output.splitlines() if "certificate :" in line]
+    assert role_tasks, output
+    assert not [line for line in role_tasks if re.search(r"TAGS: \[[^\]]*\b(issue|deploy|verify|report)\b", line)]
+    assert "Check that certificate_hosts matches at least one host" in output   # the hosts are still selected
+
+
+def test_a_later_step_brings_the_lookup_it_needs(tmp_path):
+    output = list_tasks(tmp_path, "--tags", "deploy")
+    assert re.search(r"certificate : .*TAGS: \[[^\]]*\blookup\b", output), output
+    assert not re.search(r"certificate : .*TAGS: \[verify\]", output)
