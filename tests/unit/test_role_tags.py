@@ -10,7 +10,8 @@ STEPS = {"validate", "lookup", "issue", "deploy", "reload", "verify", "report"}
 
 def list_tasks(tmp_path, *args):
     inventory = tmp_path / "hosts.yml"
-    inventory.write_text("all:\n  children:\n    web:\n      hosts:\n        web1:\n          ansible_connection: local\n"
+    inventory.write_text("all:\n  children:\n    web:\n      hosts:\n        web1:\n"
+                         "          ansible_connection: local\n"
                          "          ansible_python_interpreter: %s\n" % sys.executable)
     env = dict(os.environ, ANSIBLE_COLLECTIONS_PATH=os.path.join(ROOT, "build", "collections"), ANSIBLE_NOCOLOR="1")
     proc = subprocess.run(["ansible-playbook", "-i", str(inventory), os.path.join(ROOT, "playbooks", "site.yml"),
@@ -30,7 +31,7 @@ def tags_of(output):
 
 
 def test_every_step_is_tagged(tmp_path):
-    assert STEPS <= tags_of(list_tasks(tmp_path))
+    assert tags_of(list_tasks(tmp_path)) >= STEPS
 
 
 def test_tags_validate_runs_only_the_checks(tmp_path):
