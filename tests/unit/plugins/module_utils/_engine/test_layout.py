@@ -40,3 +40,9 @@ def test_the_role_documents_the_same_default_file_names():
     for part, filename in layout.FILES:
         text = options[part + "_path"]["description"]
         assert re.search(r"<name>/%s\b" % re.escape(filename), text), (part, text)
+
+
+def test_revocation_reads_the_fetched_files_by_their_layout_names():
+    assert certificate_role.certificate_revoke_requests([{"name": "www"}, {"name": "api"}], "/fetched") == [
+        {"name": "www", "certificate_path": "/fetched/www/cert.pem", "private_key_path": "/fetched/www/privkey.pem"},
+        {"name": "api", "certificate_path": "/fetched/api/cert.pem", "private_key_path": "/fetched/api/privkey.pem"}]
