@@ -114,3 +114,16 @@ def test_cert_deploy_compares_through_needs_write(tmp_path):
     assert cert_deploy._stale(path, hashlib.sha256(b"other").hexdigest(), 0o644, None, None)
     assert cert_deploy._stale(path, None, 0o644, None, None)   # no digest known: never current
     assert cert_deploy._stale(path, digest, 0o644, os.getuid() + 1, None)
+
+
+def test_cert_deploy_compares_a_combined_file_by_its_parts(tmp_path):
+    import hashlib
+    from ansible_collections.autotls.acme.plugins.modules import cert_deploy
+    key, chain = b"KEY\n", b"LEAF\nINTERMEDIATE\n"
+    parts = [hashlib.sha256(key).hexdigest(), hashlib.sha256(chain).hexdigest()]
+    path = str(tmp_path / "haproxy.pem")
+    assert cert_deploy._stale(path, None, 0o600, None, None, parts)
+    fsio.write_atomic(fsio.FileSpec(path, key + chain, 0o600))
+    assert not cert_deploy._stale(path, None, 0o600, None, None, parts)
+    assert cert_deploy._stale(path, None, 0o600, None, None, list(reversed(parts)))
+    assert cert_deploy._stale(path, None, 0o644, None, None, parts)
