@@ -8,11 +8,14 @@ Plain data in, plain data out: the role calls them once per run, not per host or
 from __future__ import annotations
 
 import datetime
+import math
 import posixpath
 
-from ansible_collections.autotls.acme.plugins.module_utils._engine import account, keys, layout, policy, timefmt
+from ansible_collections.autotls.acme.plugins.module_utils._engine import (
+    account, client, fsio, keys, layout, policy, storage, timefmt)
 from ansible_collections.autotls.acme.plugins.module_utils._engine.dns01 import providers as dns_providers
 from ansible_collections.autotls.acme.plugins.module_utils._engine.errors import InputError
+from ansible_collections.autotls.acme.plugins.module_utils._engine.storage import base as storage_base
 from ansible_collections.autotls.acme.plugins.module_utils._engine.storage.bundles import validate_name
 
 FILES = layout.KINDS   # privkey, cert, chain, fullchain
@@ -21,16 +24,95 @@ KEY_KIND = layout.kind_of(layout.KEY_PART)
 COMBINED = (KEY_KIND, layout.kind_of("fullchain"))   # HAProxy's one file: the key, then the full chain
 
 
+def _check_settings(settings, check, errors):
+    """The role's other variables, by the rules the modules apply to the options they become."""
+    def renamed(prefix, call, *args):
+        def run():
+            try:
+                call(*args)
+            except InputError as error:
+                field = error.field.replace("external_account_binding.", "")
+                field = field if field.startswith("certificate_") else prefix + field
+                raise InputError(field, error.msg.split(": ", 1)[1] if ": " in error.msg else error.msg) from None
+        check(run)
+
+    if "certificate_acme_directory" in settings:
+        check(client.check_directory_url, settings["certificate_acme_directory"], "certificate_acme_directory")
+    if settings.get("certificate_ca_bundle") and not posixpath.isabs(settings["certificate_ca_bundle"]):
+        errors.append("certificate_ca_bundle: must be an absolute path, got %r" % settings["certificate_ca_bundle"])
+    if "certificate_storage" in settings:
+        options = dict(settings["certificate_storage"] or {})
+        kind = options.pop("backend", None)
+        if kind is None:
+            errors.append("certificate_storage.backend: is required (local, s3 or redis)")
+        else:
+            renamed("certificate_storage.", storage.check_options, kind, options)
+            if kind == "local" and not options.get("local_path"):
+                errors.append("certificate_storage.local_path: is required for backend local")
+            if kind == "s3" and not options.get("s3_bucket"):
+                errors.append("certificate_storage.s3_bucket: is required for backend s3")
+            if kind == "redis" and not options.get("redis_url"):
+                errors.append("certificate_storage.redis_url: is required for backend redis")
+            timeout = options.get("storage_timeout")
+            if timeout is not None and not _positive(timeout):
+                errors.append("certificate_storage.storage_timeout: must be a positive number of seconds, got %r"
+                              % (timeout,))
+    if "certificate_lock_ttl" in settings:
+        check(storage_base.check_ttl, settings["certificate_lock_ttl"], "certificate_lock_ttl")
+    if "certificate_lock_timeout" in settings and not _positive(settings["certificate_lock_timeout"], zero=True):
+        errors.append("certificate_lock_timeout: must be zero or a positive number of seconds, got %r"
+                      % (settings["certificate_lock_timeout"],))
+    eab = settings.get("certificate_eab")
+    if eab and (eab.get("kid") or eab.get("hmac_key")):
+        renamed("certificate_eab.", account.check_eab, eab)
+    if "certificate_renew_before_days" in settings:
+        check(policy.check_renew_before_days, settings["certificate_renew_before_days"], "certificate_renew_before_days")
+    if "certificate_concurrency" in settings and not (
+            isinstance(settings["certificate_concurrency"], int) and settings["certificate_concurrency"] >= 1):
+        errors.append("certificate_concurrency: must be at least 1, got %r" % (settings["certificate_concurrency"],))
+    for name in ("certificate_webroot", "certificate_deploy_dir"):
+        if name in settings and not (isinstance(settings[name], str) and posixpath.isabs(settings[name])):
+            errors.append("%s: must be an absolute path, got %r" % (name, settings[name]))
+    for name in ("certificate_key_mode", "certificate_cert_mode"):
+        if name in settings:
+            check(fsio.mode_of, settings[name], name)
+    if settings.get("certificate_key_mode") is not None:
+        try:
+            if fsio.mode_of(settings["certificate_key_mode"], "certificate_key_mode") & 0o007:
+                errors.append("certificate_key_mode: %s would make keys readable by others"
+                              % settings["certificate_key_mode"])
+        except InputError:
+            pass
+    if "certificate_alert_days" in settings and not _positive(settings["certificate_alert_days"], zero=True):
+        errors.append("certificate_alert_days: must not be negative, got %r" % (settings["certificate_alert_days"],))
+    if "certificate_verify_port" in settings and not (
+            isinstance(settings["certificate_verify_port"], int) and 1 <= settings["certificate_verify_port"] <= 65535):
+        errors.append("certificate_verify_port: must be between 1 and 65535, got %r"
+                      % (settings["certificate_verify_port"],))
+
+
+def _positive(value, zero=False) -> bool:
+    if isinstance(value, bool):
+        return False
+    try:
+        number = float(value)
+    except (TypeError, ValueError):
+        return False
+    return not math.isnan(number) and (number >= 0 if zero else number > 0)
+
+
 def _dns_of(item, default_dns):
     """A certificate's DNS provider settings: its own dns section, else the role's certificate_dns."""
     return item.get("dns") or default_dns or None
 
 
 def certificate_request_errors(certificate_list, contact_email, services=None, service_commands=None,
-                               challenge="http-01", dns=None):
+                               challenge="http-01", dns=None, max_identifiers=None, settings=None):
     """Everything wrong with the role's inputs, judged by the same rules the modules apply; [] when all is well.
 
-    Messages name fields, never values of the DNS settings (they hold secrets)."""
+    Messages name fields, never values of the DNS settings (they hold secrets). settings holds the role's other
+    variables by name (certificate_acme_directory, certificate_storage, ...).
+    """
     errors = []
 
     def check(call, *args):
@@ -38,6 +120,12 @@ def certificate_request_errors(certificate_list, contact_email, services=None, s
             call(*args)
         except InputError as error:
             errors.append(error.msg)
+
+    _check_settings(settings or {}, check, errors)
+    if not isinstance(max_identifiers, (int, type(None))) or isinstance(max_identifiers, bool) or (
+            max_identifiers is not None and max_identifiers < 1):
+        errors.append("certificate_max_identifiers: must be a positive whole number, got %r" % (max_identifiers,))
+        max_identifiers = None
 
     check(account.validate_contacts, [contact_email or ""], "certificate_contact_email")
     seen = set()
@@ -47,8 +135,8 @@ def certificate_request_errors(certificate_list, contact_email, services=None, s
             errors.append("certificate_list[%d].name: %r is used twice" % (index, item.get("name")))
         seen.add(item.get("name"))
         kind = item.get("challenge") or challenge or "http-01"
-        check(keys.parse_identifiers, item.get("identifiers"), "certificate_list[%d].identifiers" % index,
-              kind == "dns-01")
+        check(lambda *args: keys.parse_identifiers(*args, max_identifiers=max_identifiers), item.get("identifiers"),
+              "certificate_list[%d].identifiers" % index, kind == "dns-01")
         if kind == "dns-01":
             try:
                 dns_providers.settings(_dns_of(item, dns))
@@ -57,6 +145,12 @@ def certificate_request_errors(certificate_list, contact_email, services=None, s
                               "certificate_list[%d].dns)" % index if error.field in ("dns", "dns.provider") else ""))
         elif item.get("dns"):
             errors.append("certificate_list[%d].dns: is only used with challenge dns-01" % index)
+        if item.get("renew_before_days") is not None:
+            check(policy.check_renew_before_days, item["renew_before_days"],
+                  "certificate_list[%d].renew_before_days" % index)
+        for option in PATH_OPTIONS.values():
+            if item.get(option) is not None and not (isinstance(item[option], str) and posixpath.isabs(item[option])):
+                errors.append("certificate_list[%d].%s: must be an absolute path, got %r" % (index, option, item[option]))
         for service in item.get("services") if item.get("services") is not None else services or []:
             if service not in (service_commands or {}):
                 errors.append("certificate_list[%d].services: %r has no check and reload commands in "
@@ -113,7 +207,8 @@ def certificate_revoke_requests(revocations, fetched_dir):
 
 
 def certificate_plan(certificate_list, staging_dir, key_type="ecdsa-p256", services=None,
-                     verify=True, verify_port=443, renew_before_days=0, profile=None, challenge="http-01"):
+                     verify=True, verify_port=443, renew_before_days=0, profile=None, challenge="http-01",
+                     max_identifiers=None):
     """Every certificate with its defaults filled in, its staging paths and explicit deploy paths.
 
     The plan is made once per run; deploy paths that are not explicit depend on
@@ -127,7 +222,9 @@ def certificate_plan(certificate_list, staging_dir, key_type="ecdsa-p256", servi
             days = renew_before_days or None
         entry = {
             "name": name,
-            "identifiers": list(item["identifiers"]),
+            # canonical once, here: every later step (orders, storage, the due decision) sees these
+            "identifiers": [ident.value for ident in keys.parse_identifiers(
+                item["identifiers"], "certificate_list[].identifiers", max_identifiers)],
             "key_type": item.get("key_type") or key_type,
             "reuse_key": bool(item.get("reuse_key")),
             "renew_before_days": days,
@@ -150,15 +247,22 @@ def certificate_plan(certificate_list, staging_dir, key_type="ecdsa-p256", servi
     return plan
 
 
-def certificate_due(plan, info, force=False, seen=None, retry_now=None):
-    """Names whose stored certificate is missing, due, or names other identifiers than asked.
+def certificate_info_requests(plan):
+    """cert_store info `requests`: what is asked for each planned certificate, so that storage's due
+    decision (the engine's one decision) covers changed names, key types and renew_before_days."""
+    return [{"name": cert["name"], "identifiers": cert["identifiers"], "key_type": cert["key_type"],
+             "renew_before_days": cert["renew_before_days"], "profile": cert.get("profile")}
+            for cert in plan or []]
 
-    seen is an earlier info result (read before taking the locks): a certificate
-    whose stored serial changed since then was just renewed by another run and is
-    not ordered again, whatever the policy says.
-    A certificate kept in the pending area (issued, not stored yet) is always due:
-    it is stored from there, no order. retry_now names certificates to try again
-    although they are backing off after a failure.
+
+def certificate_due(plan, info, force=False, seen=None, retry_now=None):
+    """Names of the planned certificates that storage's decision (cert_store_info with requests) says are due.
+
+    The decision itself is the engine's (policy.decide, reported in each entry's due, reason and
+    reason_detail); this filter only applies what the role adds: force, retry_now (certificates to try
+    again although they are backing off), the pending area, and seen - an earlier info result (read
+    before taking the locks): a certificate whose stored serial changed since then was just renewed by
+    another run and is not ordered again.
     """
     return list(certificate_due_reasons(plan, info, force, seen, retry_now))
 
@@ -171,7 +275,6 @@ def certificate_due_reasons(plan, info, force=False, seen=None, retry_now=None):
     due = {}
     for cert in plan:
         entry = stored.get(cert["name"])
-        wanted = sorted(ident.lower().rstrip(".") for ident in cert["identifiers"])
         if entry is not None and entry.get("pending"):
             due[cert["name"]] = "issued by an earlier run and kept in the pending area: stored now"
         elif seen is not None and entry is not None and entry.get("serial") != earlier.get(cert["name"]):
@@ -179,25 +282,13 @@ def certificate_due_reasons(plan, info, force=False, seen=None, retry_now=None):
         elif force:
             due[cert["name"]] = "forced (certificate_force_renewal)"
         elif entry is not None and entry.get("revoked"):   # replaced now, backing off or not
-            due[cert["name"]] = entry.get("reason") or "revoked"
-        elif entry is not None and entry.get("backing_off") and cert["name"] not in retry_now:
-            continue  # failed recently: the CA is not asked again before next_attempt
-        elif entry is None or not entry.get("exists", True):
+            due[cert["name"]] = entry.get("reason_detail") or "revoked"
+        elif entry is not None and entry.get("reason") == "backing_off" and cert["name"] in retry_now:
+            due[cert["name"]] = "%s; tried again now (certificate_retry_now)" % (entry.get("reason_detail") or "")
+        elif entry is None:
             due[cert["name"]] = "no certificate stored"
         elif entry.get("due"):
-            due[cert["name"]] = entry.get("reason") or "due"
-        elif entry.get("identifiers") is not None and sorted(entry["identifiers"]) != wanted:
-            added = sorted(set(wanted) - set(entry["identifiers"]))
-            removed = sorted(set(entry["identifiers"]) - set(wanted))
-            due[cert["name"]] = "names changed:%s%s" % (
-                (" added " + ", ".join(added)) if added else "", (" removed " + ", ".join(removed)) if removed else "")
-        elif policy.profile_changed(cert.get("profile"), entry.get("profile")):
-            due[cert["name"]] = "profile changed (%s -> %s)" % (
-                entry.get("profile") or "none", cert.get("profile") or "CA default")
-        elif cert["renew_before_days"] is not None and entry.get("days_left") is not None \
-                and entry["days_left"] < cert["renew_before_days"]:
-            due[cert["name"]] = "%s days left, fewer than renew_before_days %s" % (
-                entry["days_left"], cert["renew_before_days"])
+            due[cert["name"]] = entry.get("reason_detail") or entry.get("reason") or "due"
     return due
 
 
@@ -254,6 +345,15 @@ def certificate_placeholders(plan, names):
             key_pem, cert_pem = keys.placeholder_certificate(identifiers)
             placeholders[cert["name"]] = {kind: (key_pem if kind == KEY_KIND else cert_pem).decode() for kind in FILES}
     return placeholders
+
+
+def certificate_deployable(plan, info, failures=None):
+    """The planned certificates that can be deployed: every one storage holds (renewed now or still valid from
+    before, even when its renewal failed in this run), and none that failed and was never stored."""
+    stored = {entry["name"] for entry in (info or {}).get("certificates", [])
+              if entry.get("exists") and (entry.get("days_left") is None or entry["days_left"] > 0)}
+    failed = {failure.get("name") for failure in failures or []}
+    return [cert for cert in plan or [] if cert["name"] in stored or cert["name"] not in failed]
 
 
 def certificate_deploy_files(plan, deploy_dir, info=None, names=None, pending=False, placeholders=None):
@@ -415,7 +515,7 @@ def certificate_status(info, plan, orders=None, issued=None, now=None, alert_day
         }
         why_due = (reasons or {}).get(cert["name"])
         if cert["name"] in (would_order or []):  # check mode: nothing was ordered
-            item["action"], item["why"] = "would renew", why_due or entry.get("reason") or "no certificate stored"
+            item["action"], item["why"] = "would renew", why_due or entry.get("reason_detail") or "no certificate stored"
         elif result.get("failed"):
             item["action"], item["why"] = "failed", result.get("msg", "")
         elif result.get("renewed"):
@@ -425,12 +525,13 @@ def certificate_status(info, plan, orders=None, issued=None, now=None, alert_day
             item["why"] = "renewed by another run while this one waited for the lock (serial %s, expires %s)" % (
                 entry.get("serial"), entry.get("not_after"))
         elif entry.get("revoked"):
-            item["action"], item["why"] = "failed", "%s and not replaced; it is not deployed" % entry.get("reason")
+            item["action"], item["why"] = "failed", "%s and not replaced; it is not deployed" % (entry.get("reason_detail") or "revoked")
         elif entry.get("backing_off"):
             item["action"], item["why"] = "failed", "backing off after %d failure(s) until %s: %s" % (
                 item["consecutive_failures"], entry.get("next_attempt"), entry.get("last_error"))
         else:
-            item["action"], item["why"] = "kept", entry.get("reason") or ("not stored" if not entry else "not due")
+            item["action"], item["why"] = "kept", entry.get("reason_detail") or (
+                "not stored" if not entry else "not due")
         if alert_days:
             threshold = alert_days * 86400
         elif not_after and renew_at:
@@ -589,6 +690,8 @@ class FilterModule:
             "certificate_revoke_requests": certificate_revoke_requests,
             "certificate_due": certificate_due,
             "certificate_due_reasons": certificate_due_reasons,
+            "certificate_info_requests": certificate_info_requests,
+            "certificate_deployable": certificate_deployable,
             "certificate_order_requests": certificate_order_requests,
             "certificate_deploy_files": certificate_deploy_files,
             "certificate_placeholders": certificate_placeholders,

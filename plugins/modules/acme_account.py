@@ -336,9 +336,18 @@ def _work(module) -> dict:
         raise InputError("account_key_path", "one of account_key_path, account_key_content or storage is required")
     state = params["state"]
     contacts = account.validate_contacts(params["contact"], required=(state == "present"))
+    # every cheap check before a key is written or the CA is asked
+    _adapter.check_acme_params(params)
+    account.check_eab(params["external_account_binding"])
+    if state == "present" and params["account_key_path"] and not params["account_key_content"]:
+        fsio.check_no_symlinks(params["account_key_path"], "account_key_path")
     key, generated = account.load_account_key(params["account_key_path"], params["account_key_content"],
-                                              create=(state == "present"), check_mode=check)
+                                              create=(state == "present"), check_mode=True)
     client = _adapter.client_from_params(module, key)
+    if generated:
+        client.check_directory()   # really an ACME directory (named in the error), before the key is written
+        if not check:
+            account.save_account_key(params["account_key_path"], key)
     if state == "present":
         if generated and check:  # a brand-new key cannot have an account yet
             result = {"changed": True, "created": True, "account_uri": None, "contact": contacts, "status": None}

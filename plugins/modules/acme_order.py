@@ -13,9 +13,15 @@ description:
   - Decides whether the certificate at O(certificate_path) (or O(fullchain_path)) is due for renewal and, only
     when it is, orders a new one over HTTP-01 or, with O(challenge=dns-01), DNS-01.
   - "Due means: no certificate yet; less than one third of its lifetime left (one half for certificates that live
-    under 10 days), or less than O(renew_before_days); it does not name exactly the requested O(identifiers); it
-    came from another ACME directory than O(acme_directory); it was issued with another O(profile) than the one
-    asked for; or O(force=true)."
+    under 10 days), or, when O(renew_before_days) is set, fewer days left than that (it replaces the lifetime
+    window); it does not name exactly the requested O(identifiers) (compared as sets of canonical names); its key
+    type differs from O(key_type); it came from another ACME directory than O(acme_directory); it was issued with
+    another O(profile) than the one asked for; or O(force=true).
+    The decision is the engine's one renewal decision, the same that M(autotls.acme.cert_store) reports."
+  - "Identifiers are made canonical before anything else: lower case, no trailing dot, duplicates removed, IP
+    addresses in canonical form, internationalized names converted to A-labels (punycode). Refused: values that
+    look like IPv4 addresses but are not (V(999.1.1.1), V(127.000.000.001)), zone-scoped IPv6 (V(fe80::1%eth0)),
+    wildcards, and more than O(max_identifiers) names."
   - "Single call: with O(webroot), the module writes the challenge files into that directory (run it on the host
     that serves the webroot) and removes them afterwards, also on failure."
   - "Two steps, for fleets: without O(webroot) and O(order_url), the module creates the order and returns
@@ -170,8 +176,24 @@ options:
     description: The current certificate as PEM text, when it is not at O(certificate_path).
     type: str
   renew_before_days:
-    description: Renew when fewer than this many days are left, instead of the lifetime-relative default.
+    description:
+      - Renew when fewer than this many days are left; replaces the lifetime-relative window. V(0) means unset.
+      - A value at or above the certificate's lifetime would renew on every run; it is capped to the lifetime window
+        and a warning says so.
     type: float
+  max_identifiers:
+    description: Most distinct names one certificate may have (Let's Encrypt allows 100); raise it for a CA that
+      allows more.
+    type: int
+    default: 100
+  follow_symlinks:
+    description:
+      - Write through symlinked directories in the paths of the outputs and in O(webroot) (its
+        C(.well-known/acme-challenge)). By default a symlink that is not part of the system's layout (owned by root or
+        by the user running the module, in a directory only its owner can write) is refused before anything is
+        ordered, so that whoever can write a webroot cannot redirect the writes.
+    type: bool
+    default: false
   force:
     description: Order a new certificate even if the current one is not due.
     type: bool
@@ -188,7 +210,7 @@ options:
       - Checked against the profiles the directory lists in C(meta.profiles) before anything is ordered; a profile
         the CA does not offer fails naming O(profile) and listing the offered ones (RV(profiles_offered)).
       - Sent as C(profile) in the new order and recorded in the metadata file (V(<certificate>.acme.json)); a
-        certificate issued with another profile than the one asked for is due (reason V(profile changed)).
+        certificate issued with another profile than the one asked for is due (reason V(profile_changed)).
       - V(shortlived) certificates live about 6 days and renew after half their lifetime; it is the profile Let's
         Encrypt requires for IP address identifiers.
     type: str
@@ -447,8 +469,17 @@ renewed:
   returned: always
   type: bool
 reason:
-  description: Why a certificate was (or would be) ordered, or V(not due).
+  description:
+    - Why a certificate was (or would be) ordered, or V(not_due); one of V(not_due), V(missing), V(expired),
+      V(lifetime_window), V(renew_before_days), V(ari_window), V(names_changed), V(key_type_changed),
+      V(directory_changed), V(profile_changed), V(forced), V(backing_off) (more may be added). Branch on this
+      value, not on RV(reason_detail).
   returned: always
+  type: str
+  sample: lifetime_window
+reason_detail:
+  description: The same decision in words, for people.
+  returned: when a decision was made
   type: str
   sample: within renewal window (25.0 of 90.0 days left)
 renewal:
@@ -467,6 +498,15 @@ renewal:
       type: float
     renew_at:
       description: When the existing certificate becomes due (UTC, ISO 8601).
+      type: str
+    reason:
+      description: As RV(reason).
+      type: str
+    reason_detail:
+      description: As RV(reason_detail).
+      type: str
+    next_check:
+      description: When the decision should be made again (UTC, ISO 8601).
       type: str
 order_url:
   description: URL of the order; pass it to the second call of the two-step flow.
@@ -626,7 +666,7 @@ from ansible_collections.autotls.acme.plugins.module_utils import _adapter
 from ansible_collections.autotls.acme.plugins.module_utils._argspec import (
     ACME_MUTUALLY_EXCLUSIVE, ACME_REQUIRED_ONE_OF, acme_argument_spec)
 from ansible_collections.autotls.acme.plugins.module_utils._engine import (
-    account, ari, batch, deps, fsio, issuance, keys, order, pending)
+    account, ari, batch, challenge, deps, fsio, issuance, keys, order, pending)
 from ansible_collections.autotls.acme.plugins.module_utils._engine.dns01 import providers as dns_providers
 from ansible_collections.autotls.acme.plugins.module_utils._engine.dns01.solver import DNSSolver
 from ansible_collections.autotls.acme.plugins.module_utils._engine.storage.bundles import validate_name
@@ -645,20 +685,21 @@ def _request(params) -> issuance.CertificateRequest:
         csr_pem = params["csr_content"].encode()
     dns01_used = params["challenge"] == "dns-01"
     if csr_pem is not None:
-        identifiers = keys.csr_identifiers(csr_pem, allow_wildcard=dns01_used)
-        if params["identifiers"] and set(keys.parse_identifiers(params["identifiers"], allow_wildcard=dns01_used)) \
+        identifiers = keys.csr_identifiers(csr_pem, "csr" if params["csr"] else "csr_content",
+                                           allow_wildcard=dns01_used, max_identifiers=params["max_identifiers"])
+        if params["identifiers"] and set(keys.parse_identifiers(
+                params["identifiers"], allow_wildcard=dns01_used, max_identifiers=params["max_identifiers"])) \
                 != set(identifiers):
             raise InputError("identifiers", "differ from the names in the CSR")
     else:
-        identifiers = keys.parse_identifiers(params["identifiers"], allow_wildcard=dns01_used)
+        identifiers = keys.parse_identifiers(params["identifiers"], allow_wildcard=dns01_used,
+                                             max_identifiers=params["max_identifiers"])
     if dns01_used and params.get("webroot"):
         raise InputError("webroot", "is for challenge http-01; challenge dns-01 publishes TXT records (see dns)")
     if params.get("dns") and not dns01_used:
         raise InputError("dns", "is only used with challenge: dns-01")
     if params.get("dns"):
         dns_providers.settings(params["dns"])
-    if params["renew_before_days"] is not None and params["renew_before_days"] < 0:
-        raise InputError("renew_before_days", "must not be negative")
     request = issuance.CertificateRequest(
         identifiers=identifiers, private_key_path=params["private_key_path"],
         certificate_path=params["certificate_path"], chain_path=params["chain_path"],
@@ -670,6 +711,7 @@ def _request(params) -> issuance.CertificateRequest:
         owner=fsio.uid_of(params["owner"]),
         group=fsio.gid_of(params["group"]),
         challenge=params["challenge"],
+        follow_symlinks=params["follow_symlinks"],
     )
     request.check()
     return request
@@ -725,6 +767,8 @@ def _one(module, get_client, params, keep=None) -> dict:
     if keep is not None:
         request.name = params.get("name") or request.identifiers[0].value
         validate_name(request.name, "name")
+    if params["webroot"] is not None:   # cheap, and before anything is ordered
+        challenge.check_webroot(params["webroot"], follow_symlinks=params["follow_symlinks"])
     if params["order_url"]:  # second step: the caller says the files are published
         if module.check_mode:
             return {"changed": True, "renewed": False, "reason": "would validate and finalize the order",
@@ -739,7 +783,7 @@ def _one(module, get_client, params, keep=None) -> dict:
     result = issuance.not_due_result(decision, request)
     if not decision.due:
         return result
-    result.update(changed=True, reason=decision.reason)
+    result.update(changed=True, reason=decision.reason.value, reason_detail=decision.detail)
     if module._diff:  # names added or removed, serial and expiry old -> new
         current = result.get("certificate") or {}
         result["diff"] = {
@@ -749,14 +793,14 @@ def _one(module, get_client, params, keep=None) -> dict:
     if module.check_mode:
         return result
     if params["webroot"]:
-        result.update(issuance.issue_with_webroot(get_client(), request, params["webroot"], decision.reason, replaces,
-                                                  keep=keep))
+        result.update(issuance.issue_with_webroot(get_client(), request, params["webroot"], decision.reason.value,
+                                                  replaces, keep=keep, follow_symlinks=params["follow_symlinks"]))
         return result
     if params["dns"]:
         solver = DNSSolver(params["dns"])
         try:
             solver.prepare(request.identifiers)   # zones, credentials, reachability: before anything is ordered
-            result.update(issuance.issue_with_dns(get_client(), request, solver, decision.reason, replaces,
+            result.update(issuance.issue_with_dns(get_client(), request, solver, decision.reason.value, replaces,
                                                   keep=keep))
         finally:
             solver.close()
@@ -890,6 +934,8 @@ def main():
         csr_content=dict(type="str"),
         existing_certificate_content=dict(type="str"),
         renew_before_days=dict(type="float"),
+        max_identifiers=dict(type="int", default=keys.MAX_IDENTIFIERS),
+        follow_symlinks=dict(type="bool", default=False),
         force=dict(type="bool", default=False),
         preferred_chain=dict(type="str"),
         replaces=dict(type="str"),

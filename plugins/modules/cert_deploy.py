@@ -78,6 +78,14 @@ options:
             these SHA-256 digests, in this order (a combined PEM compared with the stored key and full chain).
         type: list
         elements: str
+  follow_symlinks:
+    description:
+      - Write through symlinked directories in O(files[].dest). By default a symlink that is not part of the
+        system's layout (owned by root or by the user running the module, in a directory only its owner can write)
+        is refused before anything is written, and so is a destination that is itself a symlink.
+      - Directories created for private keys are V(0700) (V(0750) when O(group) is set); others V(0755).
+    type: bool
+    default: false
   compare_only:
     description:
       - Only compare the files on the host with O(files[].sha256) (and mode, owner, group) and report the groups
@@ -193,10 +201,29 @@ def _compare(module, owner, group) -> dict:
             "missing_groups": [name for name in stale if name not in present]}
 
 
+def _check(params) -> None:
+    """Every input before anything is written: paths absolute and free of untrusted symlinks, modes valid,
+    keys never readable by others."""
+    fsio.mode_of(params["mode"], "mode")
+    if fsio.mode_of(params["key_mode"], "key_mode") & 0o007:
+        raise InputError("key_mode", "%s would make private keys readable by others" % params["key_mode"])
+    for index, item in enumerate(params["files"]):
+        where = "files[%d]" % index
+        if not os.path.isabs(item["dest"]):
+            raise InputError(where + ".dest", "must be an absolute path, got %r" % item["dest"])
+        if item["mode"] is not None:
+            mode = fsio.mode_of(item["mode"], where + ".mode")
+            if item["key"] and mode & 0o007:
+                raise InputError(where + ".mode", "%s would make a private key readable by others" % item["mode"])
+        if not params["compare_only"]:
+            fsio.check_no_symlinks(item["dest"], where + ".dest", params["follow_symlinks"])
+
+
 def _work(module) -> dict:
     params = module.params
     owner = fsio.uid_of(params["owner"])
     group = fsio.gid_of(params["group"])
+    _check(params)
     if params["compare_only"]:
         return _compare(module, owner, group)
     groups, removals = {}, []
@@ -215,7 +242,7 @@ def _work(module) -> dict:
         if module.check_mode:
             changed = [spec.path for spec in specs if fsio.needs_write(spec)]
         else:
-            changed = fsio.write_together(specs)
+            changed = fsio.write_together(specs, follow_symlinks=params["follow_symlinks"])
         if changed:
             changed_files += changed
             changed_groups.append(name)
@@ -251,6 +278,7 @@ def main():
             group=dict(type="str"),
             mode=dict(type="str", default="0644"),
             key_mode=dict(type="str", default="0600", no_log=False),
+            follow_symlinks=dict(type="bool", default=False),
         ),
         supports_check_mode=True,
     )

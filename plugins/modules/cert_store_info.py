@@ -47,9 +47,42 @@ options:
     required: true
   renew_before_days:
     description:
-      - A certificate is due when fewer than this many days are left, instead of the lifetime-relative default of
-        M(autotls.acme.acme_order).
+      - A certificate is due when fewer than this many days are left; replaces the lifetime-relative window of
+        M(autotls.acme.acme_order) (V(0) means unset). A value at or above a certificate's lifetime is capped to the
+        lifetime window, with a warning.
     type: float
+  requests:
+    description:
+      - What is asked for each certificate, so that the due decision (the engine's one decision, as
+        M(autotls.acme.acme_order) makes it) also covers changed names, key types and profiles. O(names) defaults
+        to these names.
+      - Identifiers are made canonical and compared as sets (see M(autotls.acme.acme_order)).
+    type: list
+    elements: dict
+    suboptions:
+      name:
+        description: The certificate's name.
+        type: str
+        required: true
+      identifiers:
+        description: The names the certificate must cover.
+        type: list
+        elements: str
+        required: true
+      key_type:
+        description: The key type asked for; a stored certificate with another key type is due.
+        type: str
+        choices: [ecdsa-p256, ecdsa-p384, rsa-2048, rsa-3072, rsa-4096]
+      renew_before_days:
+        description: As O(renew_before_days), for this certificate.
+        type: float
+      profile:
+        description: The ACME profile asked for; a stored certificate issued with another one is due.
+        type: str
+  max_identifiers:
+    description: With O(requests), the most distinct names one certificate may have.
+    type: int
+    default: 100
   ari:
     description:
       - Ask the CA's renewalInfo resource (ACME Renewal Information, RFC 9773) when O(acme_directory) offers one, and
@@ -175,7 +208,16 @@ certificates:
       description: Whether renewal is due (always true when nothing is stored).
       type: bool
     reason:
-      description: Why renewal is (not) due, as M(autotls.acme.acme_order) says it.
+      description:
+        - Why renewal is (not) due, as M(autotls.acme.acme_order) reports it - V(not_due), V(missing), V(expired),
+          V(lifetime_window), V(renew_before_days), V(ari_window), V(names_changed), V(key_type_changed),
+          V(directory_changed), V(profile_changed), V(forced), V(backing_off). Branch on this value.
+      type: str
+    reason_detail:
+      description: The same decision in words.
+      type: str
+    next_check:
+      description: When the decision should be made again (UTC, ISO 8601).
       type: str
     not_after:
       description: End of validity (UTC, ISO 8601).
@@ -275,7 +317,7 @@ from ansible.module_utils.basic import AnsibleModule
 from ansible_collections.autotls.acme.plugins.module_utils import _adapter
 from ansible_collections.autotls.acme.plugins.module_utils._argspec import storage_argument_spec
 from ansible_collections.autotls.acme.plugins.module_utils._engine import client as acme_client
-from ansible_collections.autotls.acme.plugins.module_utils._engine import deps, keys, pending, runs, storage
+from ansible_collections.autotls.acme.plugins.module_utils._engine import deps, keys, pending, policy, runs, storage
 from ansible_collections.autotls.acme.plugins.module_utils._engine.errors import InputError
 from ansible_collections.autotls.acme.plugins.module_utils._engine.storage import bundles
 
@@ -311,13 +353,17 @@ def _work(module) -> dict:
     names = params["names"] if params["names"] is not None else ([params["name"]] if params["name"] else None)
     for name in names or []:   # before a name can become a path or an object key
         bundles.validate_name(name, "names" if params["names"] is not None else "name")
+    requests = bundles.check_requests(params["requests"], "requests", params["max_identifiers"])
+    policy.check_renew_before_days(params["renew_before_days"])
+    if names is None and params["requests"] is not None:
+        names = list(requests)
     ari_client = _ari_client(params) if params["ari"] else None
     backend = storage.open_backend(params["backend"], storage.options_from_params(params))
     try:
         store = bundles.CertificateStore(backend, params["acme_directory"])
         result = {"changed": False, "storage": backend.describe()}
         result.update(store.info(names, renew_before_days=params["renew_before_days"], ari_client=ari_client,
-                                 ari_cache=not module.check_mode))
+                                 ari_cache=not module.check_mode, requests=requests))
         if params["pending_dir"]:
             keep = None
             if os.path.isdir(params["pending_dir"]):
@@ -348,6 +394,14 @@ def main():
         names=dict(type="list", elements="str"),
         acme_directory=dict(type="str", required=True),
         renew_before_days=dict(type="float"),
+        requests=dict(type="list", elements="dict", options=dict(
+            name=dict(type="str", required=True),
+            identifiers=dict(type="list", elements="str", required=True),
+            key_type=dict(type="str", choices=list(keys.KEY_TYPES)),
+            renew_before_days=dict(type="float"),
+            profile=dict(type="str"),
+        )),
+        max_identifiers=dict(type="int", default=100),
         ari=dict(type="bool", default=False),
         ca_bundle=dict(type="path"),
         pending_dir=dict(type="path"),

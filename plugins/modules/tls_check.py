@@ -139,13 +139,15 @@ served:
       type: bool
 '''
 
+import math
+import os
 import time
 
 from ansible.module_utils.basic import AnsibleModule
 
 from ansible_collections.autotls.acme.plugins.module_utils import _adapter
-from ansible_collections.autotls.acme.plugins.module_utils._engine import deps, probe
-from ansible_collections.autotls.acme.plugins.module_utils._engine.errors import EngineError
+from ansible_collections.autotls.acme.plugins.module_utils._engine import deps, keys, probe
+from ansible_collections.autotls.acme.plugins.module_utils._engine.errors import EngineError, InputError
 
 
 def _probe_until_settled(module, check, expected) -> dict:
@@ -167,7 +169,30 @@ def _probe_until_settled(module, check, expected) -> dict:
         time.sleep(0.2)
 
 
+def _check_params(params) -> None:
+    """Every input, before any connection is made."""
+    for name in ("timeout", "settle_timeout"):
+        value = params[name]
+        if value is None or math.isnan(value) or value < 0 or (name == "timeout" and value == 0):
+            raise InputError(name, "must be a %s number of seconds, got %r" % (
+                "positive" if name == "timeout" else "non-negative", value))
+    if params["ca_bundle"] and not os.path.isfile(params["ca_bundle"]):
+        raise InputError("ca_bundle", "%s is not a readable file" % params["ca_bundle"])
+    if not params["checks"]:
+        raise InputError("checks", "at least one check is required")
+    for index, check in enumerate(params["checks"]):
+        where = "checks[%d]" % index
+        if not 1 <= check["port"] <= 65535:
+            raise InputError(where + ".port", "must be between 1 and 65535, got %r" % check["port"])
+        if not (check["address"] or "").strip():
+            raise InputError(where + ".address", "must not be empty")
+        if not (check["server_name"] or "").strip():
+            raise InputError(where + ".server_name", "must not be empty")
+        keys.canonical_identifier(check["server_name"], where + ".server_name")
+
+
 def _work(module) -> dict:
+    _check_params(module.params)
     served, mismatches = [], []
     for check in module.params["checks"]:
         expected = (check["expected_serial"] or "").lower().lstrip("0")

@@ -4,6 +4,7 @@
 """ACME accounts: key loading, registration, contacts, deactivation, key rollover, EAB."""
 from __future__ import annotations
 
+import base64
 import json
 import re
 from typing import TYPE_CHECKING
@@ -13,7 +14,6 @@ from .errors import ACMEProblem, InputError
 from .fsio import KEY_MODE, FileSpec, write_atomic
 
 try:
-    import josepy as jose
     from acme import jws, messages
 except ImportError:  # reported by the module through deps.missing()
     pass
@@ -66,8 +66,16 @@ def load_account_key(path: str | None = None, content: str | None = None, create
         raise InputError(field + "_path", "%s is not readable" % path) from None
     key = keys.generate_private_key(ACCOUNT_KEY_TYPE)
     if not check_mode:
-        write_atomic(FileSpec(path, keys.private_key_to_pem(key), mode=KEY_MODE), dir_mode=0o700)
+        save_account_key(path, key)
     return key, True
+
+
+def save_account_key(path: str, key, field: str = "account_key_path") -> None:
+    """Write a generated account key (0600, in a 0700 directory when one is created)."""
+    try:
+        write_atomic(FileSpec(path, keys.private_key_to_pem(key), mode=KEY_MODE), dir_mode=0o700)
+    except InputError as error:
+        raise InputError(field, error.msg) from None
 
 
 class AccountDeactivated(InputError):
@@ -98,7 +106,9 @@ def find(client: AcmeClient) -> messages.RegistrationResource | None:
     except ACMEProblem as problem:
         if problem.code == "accountDoesNotExist":
             return None
-        if problem.code == "unauthorized" and "deactivated" in problem.detail:
+        # RFC 8555 7.3.6: a deactivated account's key is refused as unauthorized; for onlyReturnExisting
+        # (no account needed to ask) that is the only reason a known key is refused. Typed, not the detail text.
+        if problem.code == "unauthorized":
             raise AccountDeactivated("account_key", "the account of this key is deactivated at the CA; "
                                      "register a new account with a new key") from None
         raise
@@ -108,7 +118,32 @@ def find(client: AcmeClient) -> messages.RegistrationResource | None:
     return regr
 
 
-def external_account_binding(client: AcmeClient, eab: dict) -> dict:
+_B64URL = re.compile(r"^[A-Za-z0-9_-]+={0,2}$")
+
+
+def check_eab(eab) -> None:
+    """External Account Binding, checked before anything is written or sent: kid, a strict base64url hmac_key."""
+    if eab is None:
+        return
+    if not isinstance(eab, dict):
+        raise InputError("external_account_binding", "must be a dict with kid and hmac_key")
+    kid, hmac_key, alg = eab.get("kid"), eab.get("hmac_key"), eab.get("alg") or "HS256"
+    if not kid or not isinstance(kid, str):
+        raise InputError("external_account_binding.kid", "is required")
+    if not hmac_key or not isinstance(hmac_key, str):
+        raise InputError("external_account_binding.hmac_key", "is required")
+    if alg not in EAB_ALGORITHMS:
+        raise InputError("external_account_binding.alg", "must be one of %s" % ", ".join(EAB_ALGORITHMS))
+    stripped = hmac_key.strip()
+    body = stripped.rstrip("=")
+    if not _B64URL.match(stripped) or len(body) % 4 == 1 or (stripped != body and len(stripped) % 4):
+        raise InputError("external_account_binding.hmac_key", "is not strict base64url (only A-Z a-z 0-9 - _, "
+                         "as the CA shows it; no spaces, '+' or '/')")
+    if len(base64.urlsafe_b64decode(body + "=" * (-len(body) % 4))) < 16:
+        raise InputError("external_account_binding.hmac_key", "is shorter than 16 bytes; is it the whole key?")
+
+
+def external_account_binding(client, eab: dict):
     kid, hmac_key = eab.get("kid"), eab.get("hmac_key")
     alg = eab.get("alg") or "HS256"
     if not kid:
@@ -117,10 +152,7 @@ def external_account_binding(client: AcmeClient, eab: dict) -> dict:
         raise InputError("external_account_binding.hmac_key", "is required")
     if alg not in EAB_ALGORITHMS:
         raise InputError("external_account_binding.alg", "must be one of %s" % ", ".join(EAB_ALGORITHMS))
-    try:
-        jose.b64.b64decode(hmac_key)
-    except (ValueError, TypeError):
-        raise InputError("external_account_binding.hmac_key", "is not base64url") from None
+    check_eab(eab)
     return messages.ExternalAccountBinding.from_data(client.jwk.public_key(), kid, hmac_key, client.directory, alg)
 
 

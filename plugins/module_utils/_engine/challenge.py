@@ -10,8 +10,8 @@ import os
 import re
 from dataclasses import dataclass
 
-from .errors import ChallengeError
-from .fsio import FileSpec, write_atomic
+from .errors import ChallengeError, InputError
+from .fsio import FileSpec, check_no_symlinks, write_atomic
 
 WELL_KNOWN = ".well-known/acme-challenge"
 _BASE64URL = re.compile(r"^[A-Za-z0-9_-]+$")
@@ -73,22 +73,45 @@ def file_path(webroot: str, token: str) -> str:
     return os.path.join(webroot, WELL_KNOWN, validate_token(token))
 
 
-def publish(webroot: str, files: list[ChallengeFile]) -> list[str]:
-    """Write each challenge file under webroot (readable by the web server)."""
+def check_webroot(webroot, field: str = "webroot", follow_symlinks: bool = False) -> str:
+    """Before anything is ordered: webroot exists, is a directory we can write, and no untrusted symlink
+    (webroot itself, .well-known, acme-challenge) would redirect the challenge files elsewhere."""
+    if not isinstance(webroot, str) or not webroot.strip():
+        raise InputError(field, "must be the path of a directory, got %r" % (webroot,))
+    if not os.path.isabs(webroot):
+        raise InputError(field, "must be an absolute path, got %r" % webroot)
+    check_no_symlinks(os.path.join(webroot, WELL_KNOWN), field, follow_symlinks)
+    if not os.path.exists(webroot):
+        raise InputError(field, "%s does not exist" % webroot)
     if not os.path.isdir(webroot):
-        raise ChallengeError("webroot: %s is not a directory" % webroot, field="webroot")
+        raise InputError(field, "%s is not a directory" % webroot)
+    challenge_dir = os.path.join(webroot, WELL_KNOWN)
+    for directory in (challenge_dir, os.path.dirname(challenge_dir), webroot):
+        if os.path.lexists(directory):
+            if not os.path.isdir(directory):
+                raise InputError(field, "%s is not a directory" % directory)
+            if not os.access(directory, os.W_OK | os.X_OK):
+                raise InputError(field, "%s is not writable by this user" % directory)
+            break
+    return webroot
+
+
+def publish(webroot: str, files: list, follow_symlinks: bool = False) -> list:
+    """Write each challenge file under webroot (readable by the web server)."""
+    check_webroot(webroot, follow_symlinks=follow_symlinks)
     written = []
     for item in files:
         path = file_path(webroot, item.token)
-        write_atomic(FileSpec(path, item.content.encode(), mode=0o644))
+        write_atomic(FileSpec(path, item.content.encode(), mode=0o644), follow_symlinks=follow_symlinks)
         written.append(path)
     return written
 
 
 def remove(webroot: str, files: list[ChallengeFile]) -> None:
-    """Remove published challenge files; missing ones are fine."""
+    """Remove published challenge files; missing ones (or a webroot that is gone) are fine: cleanup never hides
+    the error that made it necessary."""
     for item in files:
         try:
             os.unlink(file_path(webroot, item.token))
-        except FileNotFoundError:
+        except OSError:
             pass

@@ -21,8 +21,9 @@ from __future__ import annotations
 import json
 import time
 from typing import TYPE_CHECKING, Any, Callable, TypeVar
+import urllib.parse
 
-from .errors import ACMEProblem, DeadlineExceeded, TransportError
+from .errors import ACMEProblem, DeadlineExceeded, InputError, TransportError
 
 try:
     import josepy as jose
@@ -58,14 +59,18 @@ POLL_MAX_INTERVAL = 2.0
 
 
 class Deadline:
-    """A point in monotonic time that bounds retries and polling."""
+    """A point in monotonic time that bounds retries and polling.
 
-    def __init__(self, seconds: float) -> None:
+    clock is injectable (tests pass a fake one that their fake sleep advances, so no test sleeps).
+    """
+
+    def __init__(self, seconds: float, clock=None):
+        self.clock = clock or time.monotonic
         self.seconds = seconds
-        self.end = time.monotonic() + seconds
+        self.end = self.clock() + seconds
 
     def remaining(self) -> float:
-        return max(0.0, self.end - time.monotonic())
+        return max(0.0, self.end - self.clock())
 
 
 def retry_after_seconds(response: requests.Response | None) -> float | None:
@@ -106,6 +111,7 @@ class _Network(_NetworkBase):
         super().__init__(**kwargs)
         self.retry_timeout = retry_timeout
         self.sleep = time.sleep
+        self.clock = time.monotonic   # replaced together with sleep by tests
 
     # acme declares _check_response a classmethod but calls it on the instance; ours needs the instance
     # (it keeps the fresh nonce of an error answer)
@@ -135,8 +141,8 @@ class _Network(_NetworkBase):
             raise TransportError("cannot reach the ACME server at %s: %s" % (url, exc), http_url=url,
                                  retryable=True) from None
 
-    def _with_retries(self, send: Callable[[], Sent]) -> Sent:
-        deadline = Deadline(self.retry_timeout)
+    def _with_retries(self, send):
+        deadline = Deadline(self.retry_timeout, self.clock)
         nonce_retries = 0
         attempt = 0
         failure: ACMEProblem | TransportError
@@ -213,8 +219,12 @@ class AcmeClient:
     @property
     def directory(self) -> messages.Directory:
         if self._directory is None:
-            self._directory = acme_client.ClientV2.get_directory(self.directory_url, self.net)
+            self._directory = read_directory(self.directory_url, self.net)
         return self._directory
+
+    def check_directory(self):
+        """Read the directory now: InputError naming acme_directory and its URL when it is not one."""
+        return self.directory
 
     @property
     def v2(self) -> acme_client.ClientV2:
@@ -249,7 +259,7 @@ class AcmeClient:
 
     def poll(self, url: str, is_done: Callable[[dict], bool], what: str, deadline: Deadline | None = None) -> dict:
         """POST-as-GET url until is_done(body); short growing interval, Retry-After honoured."""
-        deadline = deadline or Deadline(self.poll_timeout)
+        deadline = deadline or Deadline(self.poll_timeout, self.net.clock)
         interval = POLL_FIRST_INTERVAL
         while True:
             response = self.post(url, None)
@@ -263,6 +273,41 @@ class AcmeClient:
                                        deadline.seconds), url=url, status=body.get("status"))
             self.net.sleep(min(wait, deadline.remaining()))
             interval = min(interval * 2, POLL_MAX_INTERVAL)
+
+
+DIRECTORY_RESOURCES = ("newNonce", "newAccount", "newOrder")
+
+
+def check_directory_url(url, field: str = "acme_directory") -> str:
+    """Cheap, before anything: an https:// URL with a host."""
+    if not isinstance(url, str) or not url.strip():
+        raise InputError(field, "is required (the ACME directory URL)")
+    parts = urllib.parse.urlsplit(url.strip())
+    if parts.scheme != "https":
+        raise InputError(field, "must be an https:// URL, got %r" % url)
+    if not parts.hostname:
+        raise InputError(field, "%r has no host" % url)
+    return url.strip()
+
+
+def read_directory(url: str, net):
+    """The ACME directory at url; InputError naming acme_directory and the URL when it is not one."""
+    try:
+        directory = acme_client.ClientV2.get_directory(url, net)
+    except TransportError:
+        raise
+    except ACMEProblem as problem:
+        raise InputError("acme_directory", "%s does not answer as an ACME directory (HTTP %s: %s)" % (
+            url, problem.status, problem.detail[:200] or problem.code), directory=url) from None
+    except Exception as exc:  # the acme library's own errors (not JSON, not a directory object)
+        raise InputError("acme_directory", "%s does not answer as an ACME directory (%s: %s)" % (
+            url, type(exc).__name__, str(exc)[:200]), directory=url) from None
+    resources = directory.to_partial_json()
+    missing = [name for name in DIRECTORY_RESOURCES if not isinstance(resources.get(name), str)]
+    if missing:
+        raise InputError("acme_directory", "%s is not an ACME directory: it names no %s" % (url, ", ".join(missing)),
+                         directory=url)
+    return directory
 
 
 def problem_from_body(error: dict | None) -> dict:

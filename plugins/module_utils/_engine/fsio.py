@@ -5,6 +5,14 @@
 
 A reader never sees a half-written file, and a private key is never readable by
 others: the temp file is created 0600 and only then given its final mode.
+
+Symlinks: modes and owners are only ever set on file descriptors of files this
+module created (never through a path that could be a symlink). A directory
+component of a target path that is a symlink is refused unless it is trusted -
+owned by root or by us, in a directory only its owner may write (system links
+such as /var/run) - or the caller passes follow_symlinks=True: someone who can
+write a webroot must not be able to redirect our writes elsewhere.
+Directories created here for private keys are 0700 (0750 when a group is given).
 """
 from __future__ import annotations
 
@@ -21,6 +29,9 @@ from .errors import EngineError, InputError
 IdValue = Union[int, str, None]
 KEY_MODE = 0o600
 PUBLIC_MODE = 0o644
+DIR_MODE = 0o755
+KEY_DIR_MODE = 0o700
+KEY_DIR_GROUP_MODE = 0o750
 
 
 @dataclass
@@ -107,23 +118,97 @@ def _fsync_dir(directory: str) -> None:
         os.close(fd)
 
 
-def _stage(spec: FileSpec, dir_mode: int) -> str:
+def _trusted_link(path: str) -> bool:
+    """A symlink owned by root (or us) whose directory only its owner can write: part of the system's layout."""
+    try:
+        link = os.lstat(path)
+        parent = os.stat(os.path.dirname(path) or "/")
+    except OSError:
+        return False
+    return link.st_uid in (0, os.geteuid()) and parent.st_uid in (0, os.geteuid()) and not parent.st_mode & 0o022
+
+
+def check_no_symlinks(path: str, field: str = "path", follow_symlinks: bool = False) -> None:
+    """Refuse path when one of its existing components (the last one included) is an untrusted symlink."""
+    if follow_symlinks:
+        return
+    current = "/"
+    for part in os.path.abspath(path).split("/")[1:]:
+        if not part:
+            continue
+        current = os.path.join(current, part)
+        try:
+            is_link = os.path.islink(current)
+        except OSError:
+            return
+        if not is_link:
+            if not os.path.lexists(current):
+                return   # the rest does not exist yet: we create it
+            continue
+        if not _trusted_link(current):
+            raise InputError(field, "%s is a symlink (to %s) that this run did not create; refusing to write through "
+                                    "it (set follow_symlinks: true to allow it)" % (current, os.readlink(current)))
+
+
+def ensure_dir(directory: str, mode: int = DIR_MODE, field: str = "path", follow_symlinks: bool = False) -> list:
+    """Create directory and its missing parents with mode (umask aside), refusing untrusted symlinks on the way.
+
+    Returns the directories created. Modes are set through descriptors of the directories we made.
+    """
+    check_no_symlinks(directory, field, follow_symlinks)
+    missing = []
+    current = os.path.abspath(directory)
+    while not os.path.lexists(current):
+        missing.append(current)
+        current = os.path.dirname(current)
+    if not os.path.isdir(current):
+        raise InputError(field, "cannot write under %s: it is not a directory" % current)
+    created = []
+    for path in reversed(missing):
+        try:
+            os.mkdir(path, 0o700)
+        except FileExistsError:
+            check_no_symlinks(path, field, follow_symlinks)   # another process made it meanwhile
+            continue
+        fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW)
+        try:
+            os.fchmod(fd, mode)
+        finally:
+            os.close(fd)
+        created.append(path)
+    return created
+
+
+def _stage(spec: FileSpec, dir_mode: int, follow_symlinks: bool = False) -> str:
     """Write spec to a temp file beside its target and return the temp path."""
     directory = os.path.dirname(os.path.abspath(spec.path))
-    os.makedirs(directory, mode=dir_mode, exist_ok=True)
+    ensure_dir(directory, dir_mode, "path", follow_symlinks)
+    if os.path.islink(spec.path) and not follow_symlinks:
+        raise InputError("path", "%s is a symlink; refusing to replace it (set follow_symlinks: true to allow it)"
+                         % spec.path)
     fd, tmp = tempfile.mkstemp(prefix=".%s." % os.path.basename(spec.path), suffix=".tmp", dir=directory)
     try:
         with os.fdopen(fd, "wb") as handle:
             handle.write(spec.content)
             handle.flush()
             os.fsync(handle.fileno())
-        if spec.owner is not None or spec.group is not None:
-            os.chown(tmp, -1 if spec.owner is None else spec.owner, -1 if spec.group is None else spec.group)
-        os.chmod(tmp, spec.mode)
+            # on the descriptor of the file we just created: never through a symlink
+            if spec.owner is not None or spec.group is not None:
+                os.fchown(handle.fileno(), -1 if spec.owner is None else spec.owner,
+                          -1 if spec.group is None else spec.group)
+            os.fchmod(handle.fileno(), spec.mode)
     except BaseException:
         _unlink_quietly(tmp)
         raise
     return tmp
+
+
+def dir_mode_for(specs: list) -> int:
+    """0700 for directories that will hold a private key (0750 when a group is given), else 0755."""
+    private = [spec for spec in specs if not spec.mode & 0o044]
+    if not private:
+        return DIR_MODE
+    return KEY_DIR_GROUP_MODE if any(spec.group is not None for spec in private) else KEY_DIR_MODE
 
 
 def _unlink_quietly(path: str) -> None:
@@ -133,25 +218,33 @@ def _unlink_quietly(path: str) -> None:
         pass
 
 
-def write_atomic(spec: FileSpec, dir_mode: int = 0o755) -> bool:
+def write_atomic(spec: FileSpec, dir_mode: int | None = None, follow_symlinks: bool = False) -> bool:
     """Write one file atomically; return True when something changed."""
-    return bool(write_together([spec], dir_mode=dir_mode))
+    return bool(write_together([spec], dir_mode=dir_mode, follow_symlinks=follow_symlinks))
 
 
-def write_together(specs: list[FileSpec], dir_mode: int = 0o755) -> list[str]:
+def write_together(specs: list, dir_mode: int | None = None, follow_symlinks: bool = False) -> list:
     """Write several files as one switch; return the paths that changed.
 
     Every file is staged and fsynced before the first rename, so the renames
     that swap, say, a key and its certificate follow each other immediately.
     If a rename fails, the files already switched are put back as they were.
     """
+    for spec in specs:
+        check_no_symlinks(spec.path, "path", follow_symlinks)
     changed = [spec for spec in specs if needs_write(spec)]
     if not changed:
         return []
+    if dir_mode is None:
+        dir_mode = dir_mode_for(specs)
     staged = []
     try:
         for spec in changed:
-            staged.append((_stage(spec, dir_mode), spec.path))
+            staged.append((_stage(spec, dir_mode, follow_symlinks), spec.path))
+    except InputError:
+        for tmp, _target in staged:
+            _unlink_quietly(tmp)
+        raise
     except OSError as exc:
         for tmp, _target in staged:
             _unlink_quietly(tmp)

@@ -11,12 +11,13 @@ from __future__ import annotations
 
 import datetime
 import json
+import os
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Callable
 
 from . import challenge, keys, order, policy
 from .errors import ACMEProblem, EngineError, InputError
-from .fsio import KEY_MODE, PUBLIC_MODE, FileSpec, read_bytes, write_together
+from .fsio import KEY_MODE, PUBLIC_MODE, FileSpec, check_no_symlinks, read_bytes, write_together
 from .timefmt import iso
 
 if TYPE_CHECKING:
@@ -47,6 +48,7 @@ class CertificateRequest:
     name: str = field(default="")
     profile: str | None = None       # ACME profile to order with (checked against the directory's meta.profiles)
     challenge: str = "http-01"
+    follow_symlinks: bool = False
 
     @property
     def leaf_path(self) -> str | None:
@@ -63,6 +65,23 @@ class CertificateRequest:
             raise InputError("private_key_path", "is required unless a csr is given")
         if self.key_type not in keys.KEY_TYPES:
             raise InputError("key_type", "%r is not one of %s" % (self.key_type, ", ".join(keys.KEY_TYPES)))
+        self.renew_before_days = policy.check_renew_before_days(self.renew_before_days)
+        for option in ("private_key_path", "certificate_path", "chain_path", "fullchain_path"):
+            path = getattr(self, option)
+            if path:   # before anything is ordered: no untrusted symlink on the way to the outputs
+                check_no_symlinks(path, option, self.follow_symlinks)
+                directory = os.path.dirname(os.path.abspath(path))
+                existing = directory
+                while not os.path.lexists(existing):
+                    existing = os.path.dirname(existing)
+                if not os.path.isdir(existing):
+                    raise InputError(option, "cannot write %s: %s is not a directory" % (path, existing))
+                if not os.access(existing, os.W_OK | os.X_OK):
+                    raise InputError(option, "cannot write %s: %s is not writable by this user" % (path, existing))
+        if self.reuse_key and self.csr_pem is None:
+            existing = read_bytes(self.private_key_path)
+            if existing:   # a key that will be reused must be strong enough, before anything is ordered
+                keys.check_key_strength(keys.load_private_key(existing, "private_key_path"), "private_key_path")
 
 
 def load_existing(request: CertificateRequest) -> tuple[keys.CertInfo | None, dict]:
@@ -91,6 +110,7 @@ def plan(request: CertificateRequest, directory_url: str,
     info, metadata = load_existing(request)
     return policy.decide(info, request.identifiers, directory_url, metadata.get("directory"),
                          request.renew_before_days, request.force, now,
+                         key_type=None if request.csr_pem is not None else request.key_type,
                          profile=request.profile, cert_profile=metadata.get("profile"))
 
 
@@ -103,7 +123,9 @@ def _key_source(request: CertificateRequest) -> tuple[Callable[[list[keys.Identi
     if request.reuse_key and request.private_key_path:
         existing = read_bytes(request.private_key_path)
         if existing:
-            key = keys.load_private_key(existing, "private_key_path")
+            key = keys.check_key_strength(keys.load_private_key(existing, "private_key_path"), "private_key_path")
+            if keys.key_type_of(key) != request.key_type:
+                key = None   # the key type changed: that is why the certificate is due; a new key is made
     if key is None:
         key = keys.generate_private_key(request.key_type)
 
@@ -244,16 +266,18 @@ def write_outputs(request: CertificateRequest, key_pem: bytes | None, issued: or
             specs.append(FileSpec(path, content, mode=PUBLIC_MODE, **own))
     metadata_json = (json.dumps(metadata, indent=2, sort_keys=True) + "\n").encode()
     specs.append(FileSpec(_required(request.metadata_path, "certificate_path"), metadata_json, mode=PUBLIC_MODE, **own))
-    return write_together(specs)
+    return write_together(specs, follow_symlinks=request.follow_symlinks)
 
 
 def issue_with_webroot(client: AcmeClient, request: CertificateRequest, webroot: str, reason: str = "",
-                       replaces: str | None = None, keep: PendingArea | None = None) -> dict:
+                       replaces: str | None = None, keep: PendingArea | None = None,
+                       follow_symlinks: bool = False) -> dict:
     """Single call: create the order (naming the certificate it replaces, ARI), publish into webroot,
-    finish, always clean up."""
+    finish, always clean up. The webroot is checked before the order exists."""
+    challenge.check_webroot(webroot, follow_symlinks=follow_symlinks)
     pending = order.create(client, request.identifiers, replaces=replaces, profile=request.profile)
     try:
-        challenge.publish(webroot, pending.challenge_files)
+        challenge.publish(webroot, pending.challenge_files, follow_symlinks=follow_symlinks)
         result = finish(client, request, pending.url, reason, keep=keep)
     finally:
         challenge.remove(webroot, pending.challenge_files)
@@ -293,8 +317,10 @@ def issue_with_dns(client: AcmeClient, request: CertificateRequest, solver: DNSS
 def not_due_result(decision: policy.RenewalDecision, request: CertificateRequest,
                    now: datetime.datetime | None = None) -> dict:
     info, _metadata = load_existing(request)
-    result = {"changed": False, "renewed": False, "reason": decision.reason,
-              "renewal": decision.to_result(now or policy.utcnow())}
+    result = {"changed": False, "renewed": False, "reason": decision.reason.value,
+              "reason_detail": decision.detail, "renewal": decision.to_result(now or policy.utcnow())}
+    if decision.warnings:
+        result["warnings"] = list(decision.warnings)
     if info is not None:
         result["certificate"] = info.to_result()
     return result

@@ -55,6 +55,7 @@ class CertInfo:
     issuer: str = ""
     issuer_cn: str = ""
     public_key_sha256: str = ""
+    key_type: str = ""
 
     @property
     def lifetime(self) -> datetime.timedelta:
@@ -72,40 +73,131 @@ class CertInfo:
 
 
 # ---- identifiers -------------------------------------------------------------
+#
+# Identifiers are made canonical once, here, at the edge; everything after this
+# (orders, CSRs, storage metadata, the renewal decision) compares canonical
+# Identifier values as sets:
+#   - DNS names: lower case, no trailing dot, IDNs converted to A-labels (punycode,
+#     IDNA 2008 with UTS 46 mapping, by the `idna` package), every label checked;
+#   - IP addresses: their canonical text (ipaddress), IPv6 compressed;
+#   - refused: anything that looks like an IPv4 address but is not one (999.1.1.1,
+#     127.000.000.001, 10.1, a numeric top-level label), zone-scoped IPv6
+#     (fe80::1%eth0), wildcards (HTTP-01 cannot validate them), empty values;
+#   - duplicates (after canonicalisation) removed, the first spelling's order kept;
+#   - at most MAX_IDENTIFIERS names per certificate (Let's Encrypt's limit), raised
+#     by the caller's max_identifiers option where a CA allows more.
 
-def parse_identifier(raw: object, field_name: str = "identifiers", allow_wildcard: bool = False) -> Identifier:
-    """Turn a user string into an Identifier. A wildcard (*.example.com) only when allow_wildcard:
-    the caller validates over DNS-01, the only challenge that can prove a wildcard."""
-    if not isinstance(raw, str) or not raw.strip():
-        raise InputError(field_name, "an identifier is empty")
-    value = raw.strip().lower()
+MAX_IDENTIFIERS = 100
+_NUMERIC_LABEL = re.compile(r"^[0-9]+$")
+_IPV4_LIKE = re.compile(r"^(0x[0-9a-f]*|[0-9]+)(\.(0x[0-9a-f]*|[0-9]+))*$")
+
+
+def _idna_to_ascii(value: str, raw, field_name: str) -> str:
     try:
-        return Identifier("ip", str(ipaddress.ip_address(value)))
+        import idna
+    except ImportError:  # pragma: no cover - idna comes with requests
+        raise InputError(field_name, "%r is an internationalized name and the idna package is missing" % (raw,))
+    try:
+        return idna.encode(value, uts46=True).decode("ascii")
+    except (idna.IDNAError, UnicodeError, ValueError) as exc:
+        raise InputError(field_name, "%r is not a valid internationalized domain name (%s)" % (raw, exc)) from None
+
+
+def _check_a_labels(value: str, raw, field_name: str) -> None:
+    """A-labels (xn--) must decode: refuse made-up punycode."""
+    for label in value.split("."):
+        if label.startswith("xn--"):
+            try:
+                import idna
+                idna.decode(label)
+            except ImportError:  # pragma: no cover
+                return
+            except (idna.IDNAError, UnicodeError, ValueError) as exc:
+                raise InputError(field_name, "%r has an invalid A-label %r (%s)" % (raw, label, exc)) from None
+
+
+def canonical_identifier(raw, field_name: str = "identifiers", allow_wildcard: bool = False) -> Identifier:
+    """The one canonical Identifier for a user's spelling; InputError naming field_name otherwise."""
+    if not isinstance(raw, str) or not raw.strip():
+        raise InputError(field_name, "an identifier is empty (got %r)" % (raw,))
+    value = raw.strip().lower()
+    if any(char.isspace() or ord(char) < 32 for char in value):
+        raise InputError(field_name, "%r contains whitespace or a control character" % (raw,))
+    if ":" in value or value.startswith("["):
+        if "%" in value:
+            raise InputError(field_name, "%r is a zone-scoped IPv6 address; a certificate cannot name a zone "
+                                         "(drop the %%<zone>)" % (raw,))
+        try:
+            address = ipaddress.ip_address(value)
+        except ValueError:
+            raise InputError(field_name, "%r is not a valid IPv6 address" % (raw,)) from None
+        return Identifier("ip", address.compressed)
+    try:
+        return Identifier("ip", str(ipaddress.IPv4Address(value)))
     except ValueError:
         pass
-    wildcard = value.startswith("*.")
-    if wildcard and not allow_wildcard:
-        raise InputError(field_name, "%r is a wildcard name; HTTP-01 cannot validate wildcards "
-                                     "(use challenge: dns-01)" % raw)
-    value = value.rstrip(".")
-    labels = value.split(".")[1:] if wildcard else value.split(".")
+    value = value[:-1] if value.endswith(".") else value
+    labels = value.split(".")
+    if _IPV4_LIKE.match(value):
+        raise InputError(field_name, "%r looks like an IPv4 address but is not one (four decimal numbers 0-255 "
+                                     "without leading zeros)" % (raw,))
+    if _NUMERIC_LABEL.match(labels[-1]):
+        raise InputError(field_name, "%r is not a valid DNS name: the top-level label is all digits" % (raw,))
+    if value.startswith("*."):
+        if not allow_wildcard:
+            raise InputError(field_name, "%r is a wildcard name; HTTP-01 cannot validate wildcards "
+                                         "(use challenge: dns-01)" % (raw,))
+        return Identifier("dns", "*." + canonical_identifier(value[2:], field_name).value)
+    if not value.isascii():
+        value = _idna_to_ascii(value, raw, field_name)
+        labels = value.split(".")
     if len(value) > 253 or len(labels) < 2 or not all(_LABEL.match(label) for label in labels):
-        raise InputError(field_name, "%r is not a valid DNS name or IP address" % raw)
+        raise InputError(field_name, "%r is not a valid DNS name or IP address" % (raw,))
+    _check_a_labels(value, raw, field_name)
     return Identifier("dns", value)
 
 
-def parse_identifiers(raw_list: Iterable[object] | None, field_name: str = "identifiers",
-                      allow_wildcard: bool = False) -> list[Identifier]:
+def parse_identifier(raw, field_name: str = "identifiers", allow_wildcard: bool = False) -> Identifier:
+    """Turn a user string into a canonical Identifier. A wildcard (*.example.com) only when allow_wildcard:
+    the caller validates over DNS-01, the only challenge that can prove a wildcard."""
+    return canonical_identifier(raw, field_name, allow_wildcard)
+
+
+def parse_identifiers(raw_list, field_name: str = "identifiers", allow_wildcard: bool = False,
+                      max_identifiers: int | None = None) -> list:
+    """Canonical, de-duplicated identifiers (first spelling's order), at most max_identifiers of them."""
+    limit = MAX_IDENTIFIERS if max_identifiers is None else max_identifiers
+    if isinstance(raw_list, (str, bytes)) or (raw_list is not None and not isinstance(raw_list, (list, tuple))):
+        raise InputError(field_name, "must be a list of DNS names or IP addresses, got %r" % (raw_list,))
     if not raw_list:
         raise InputError(field_name, "at least one DNS name or IP address is required")
-    seen: set[Identifier] = set()
-    result: list[Identifier] = []
+    if not isinstance(limit, int) or isinstance(limit, bool) or limit < 1:
+        raise InputError("max_identifiers", "must be a positive whole number, got %r" % (limit,))
+    seen, result = set(), []
     for raw in raw_list:
         ident = parse_identifier(raw, field_name, allow_wildcard)
         if ident not in seen:
             seen.add(ident)
             result.append(ident)
+    if len(result) > limit:
+        raise InputError(field_name, "names %d distinct identifiers; at most %d are allowed per certificate "
+                                     "(max_identifiers)" % (len(result), limit))
     return result
+
+
+def identifier_set(values) -> frozenset:
+    """Stored or reported identifier strings (already canonical, or legacy spellings) as a set of Identifiers.
+
+    Legacy metadata may hold non-canonical spellings; they are canonicalised the
+    same way, and values that no longer pass are kept verbatim (so they differ).
+    """
+    found = set()
+    for value in values or []:
+        try:
+            found.add(canonical_identifier(value, "identifiers", allow_wildcard=True))
+        except InputError:
+            found.add(Identifier("dns", str(value)))
+    return frozenset(found)
 
 
 # ---- private keys ------------------------------------------------------------
@@ -137,10 +229,33 @@ def load_private_key(pem: Pem, field_name: str, passphrase: str | None = None) -
     return key
 
 
-def key_type_of(key: PrivateKey) -> str:
-    if isinstance(key, ec.EllipticCurvePrivateKey):
+def key_type_of(key) -> str:
+    """"ecdsa-p256", "rsa-2048", ... of a private or public key ("" for other algorithms)."""
+    if isinstance(key, (ec.EllipticCurvePrivateKey, ec.EllipticCurvePublicKey)):
         return "ecdsa-p%d" % key.curve.key_size
-    return "rsa-%d" % key.key_size
+    if isinstance(key, (rsa.RSAPrivateKey, rsa.RSAPublicKey)):
+        return "rsa-%d" % key.key_size
+    return ""
+
+
+MIN_RSA_BITS = 2048
+ALLOWED_CURVES = ("secp256r1", "secp384r1")
+
+
+def check_key_strength(key, field_name: str):
+    """A certificate key must be RSA of at least 2048 bits or EC on P-256 / P-384 (the CA/B Forum's and the
+    common CAs' rules); refused here, before anything is ordered. Returns key."""
+    if isinstance(key, (rsa.RSAPrivateKey, rsa.RSAPublicKey)):
+        if key.key_size < MIN_RSA_BITS:
+            raise InputError(field_name, "the RSA key has %d bits; at least %d are required"
+                             % (key.key_size, MIN_RSA_BITS))
+        return key
+    if isinstance(key, (ec.EllipticCurvePrivateKey, ec.EllipticCurvePublicKey)):
+        if key.curve.name not in ALLOWED_CURVES:
+            raise InputError(field_name, "the EC key is on curve %s; only P-256 and P-384 are accepted"
+                             % key.curve.name)
+        return key
+    raise InputError(field_name, "only RSA (>= %d bits) and EC P-256 / P-384 keys are supported" % MIN_RSA_BITS)
 
 
 def public_key_sha256(private_key: PrivateKey) -> str:
@@ -208,7 +323,8 @@ def placeholder_certificate(identifiers: list[Identifier], hours: int = 24) -> t
     return private_key_to_pem(key), cert.public_bytes(serialization.Encoding.PEM)
 
 
-def csr_identifiers(csr_pem: Pem, field_name: str = "csr", allow_wildcard: bool = False) -> list[Identifier]:
+def csr_identifiers(csr_pem, field_name: str = "csr", allow_wildcard: bool = False,
+                    max_identifiers: int | None = None) -> list:
     if isinstance(csr_pem, str):
         csr_pem = csr_pem.encode()
     try:
@@ -217,10 +333,11 @@ def csr_identifiers(csr_pem: Pem, field_name: str = "csr", allow_wildcard: bool 
         raise InputError(field_name, "not a readable PEM certificate signing request (%s)" % exc) from None
     if not csr.is_signature_valid:
         raise InputError(field_name, "the CSR signature does not verify")
+    check_key_strength(csr.public_key(), field_name)
     idents = _names_of(csr.subject, csr.extensions)
     if not idents:
         raise InputError(field_name, "the CSR names no DNS name or IP address")
-    return parse_identifiers([i.value for i in idents], field_name, allow_wildcard)
+    return parse_identifiers([i.value for i in idents], field_name, allow_wildcard, max_identifiers=max_identifiers)
 
 
 # ---- certificates ------------------------------------------------------------
@@ -265,4 +382,5 @@ def parse_certificate(pem: Pem, field_name: str = "certificate") -> CertInfo:
         issuer=cert.issuer.rfc4514_string(),
         issuer_cn=str(issuer_cns[0].value) if issuer_cns else "",
         public_key_sha256=_public_sha256(cert.public_key()),
+        key_type=key_type_of(cert.public_key()),
     )

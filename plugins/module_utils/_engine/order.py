@@ -108,11 +108,13 @@ def rejects_replaces(problem: ACMEProblem) -> bool:
 
     alreadyReplaced (409): another order already replaces that certificate. Other CAs
     refuse a replaces they do not like (unknown certificate, another account's, names
-    that do not overlap) with malformed / unauthorized / a plain 400 naming the field.
+    that do not overlap) with malformed / unauthorized / conflict. Decided on the problem
+    type and status only, never on the detail text: when the refusal had another cause,
+    the order placed again without "replaces" gets the same answer, which is then raised.
     """
     if problem.code == "alreadyReplaced":
         return True
-    return problem.status in (400, 403, 409) and "replace" in (problem.detail or "").lower()
+    return problem.code in ("malformed", "unauthorized", "conflict") and problem.status in (400, 403, 409)
 
 
 def profiles_offered(client: AcmeClient) -> dict[str, str]:
@@ -256,7 +258,7 @@ def complete(client: AcmeClient, order_url: str, csr_for: Callable[[list[keys.Id
     csr_for(identifiers) returns the CSR (PEM) to finalize with; it is only called
     when the order is ready, so a new key is generated only when it is needed.
     """
-    deadline = Deadline(client.poll_timeout)
+    deadline = Deadline(client.poll_timeout, client.net.clock)
     order = client.fetch(order_url)
     if order.get("status") == "pending":
         _validate(client, order, deadline, challenge_type)

@@ -64,7 +64,8 @@ def test_window_in_the_past_is_due_now(stored, standin, now):
     standin.window = (now - 3 * DAY, now - 2 * DAY)
     item = store.info(["www"], ari_client=client_for(standin), now=now)["certificates"][0]
     assert item["due"] is True
-    assert item["reason"].startswith("ARI window passed (suggested %s" % bundles._iso(now - 3 * DAY))
+    assert item["reason"] == "ari_window"
+    assert item["reason_detail"].startswith("ARI window passed (suggested %s" % bundles._iso(now - 3 * DAY))
     assert item["ari_window_end"] == bundles._iso(now - 2 * DAY)
     assert [path for _m, path, _b in standin.seen(prefix="/renewal-info/")] == ["/renewal-info/" + cert_id]
 
@@ -84,7 +85,8 @@ def test_window_in_the_future_is_not_due_and_the_moment_lies_inside_it(stored, s
     result = store.info(["www"], ari_client=client_for(standin), now=now)
     item = result["certificates"][0]
     assert item["due"] is False and result["not_due"] == ["www"]
-    assert item["reason"] == "not due (ARI suggests renewal after %s; selected %s)" % (
+    assert item["reason"] == "not_due"
+    assert item["reason_detail"] == "not due (ARI suggests renewal after %s; selected %s)" % (
         bundles._iso(start), item["ari_selected"])
     assert (item["ari_window_start"], item["ari_window_end"]) == (bundles._iso(start), bundles._iso(end))
     assert start <= parse(item["ari_selected"]) <= end
@@ -92,7 +94,8 @@ def test_window_in_the_future_is_not_due_and_the_moment_lies_inside_it(stored, s
     assert item["ari_explanation_url"] == "https://ca.test/why" and item["ari_error"] is None
     # the moment comes (days later, so the CA is asked again): same window, same moment, now due
     later = store.info(["www"], ari_client=client_for(standin), now=parse(item["ari_selected"]))["certificates"][0]
-    assert later["due"] is True and later["reason"].startswith("ARI window open")
+    assert later["due"] is True and later["reason"] == "ari_window"
+    assert later["reason_detail"].startswith("ARI window open")
     assert later["ari_selected"] == item["ari_selected"]
     assert len(standin.seen(prefix="/renewal-info/")) == 2
 
@@ -120,7 +123,7 @@ def test_a_certificate_without_aki_follows_the_lifetime_policy(ca, storage, stan
     store = store_for(storage, standin)
     store.put("noaki", ca.bundle(aki=False))
     item = store.info(["noaki"], ari_client=client_for(standin), now=now)["certificates"][0]
-    assert item["ari_id"] is None and item["due"] is False and item["reason"] == "not due"
+    assert item["ari_id"] is None and item["due"] is False and item["reason"] == "not_due"
     assert standin.requests == []
 
 
@@ -207,8 +210,8 @@ def test_directory_without_renewal_info_uses_the_lifetime_policy(ca, storage, st
     store.put("young", ca.bundle())
     result = store.info(ari_client=client_for(server), now=now)
     by_name = {item["name"]: item for item in result["certificates"]}
-    assert result["due"] == ["old"] and by_name["old"]["reason"].startswith("within renewal window")
-    assert by_name["young"]["reason"] == "not due"
+    assert result["due"] == ["old"] and by_name["old"]["reason"] == "lifetime_window"
+    assert by_name["young"]["reason"] == "not_due"
     assert all(by_name[name]["ari_window_start"] is None and by_name[name]["ari_error"] is None
                for name in by_name)
     assert [path for _m, path, _b in server.requests] == ["/dir"]   # the directory, once; no renewalInfo
@@ -330,7 +333,8 @@ def test_modules_ask_ari_and_send_replaces(ca, tls_standin, tmp_path, now):
     ])
     item = results["info"]["certificates"][0]
     assert results["info"]["changed"] is False and results["info"]["due"] == ["www"]
-    assert item["ari_id"] == cert_id and item["reason"].startswith("ARI window passed")
+    assert item["ari_id"] == cert_id and item["reason"] == "ari_window"
+    assert item["reason_detail"].startswith("ARI window passed")
     assert item["ari_next_check"] and item["ari_error"] is None
     assert results["single"]["replaces_dropped"].startswith("alreadyReplaced")
     assert results["single"]["order_url"] and "replaces" not in results["single"]

@@ -95,9 +95,10 @@ def test_a_changed_profile_makes_the_certificate_due(ca):
     assert policy.decide(info, profile="shortlived", cert_profile="shortlived").due is False
     assert policy.decide(info, profile=None, cert_profile="shortlived").due is False   # CA default: no change asked
     decision = policy.decide(info, profile="shortlived", cert_profile="classic")
-    assert decision.due and decision.reason == "profile changed (classic -> shortlived)"
+    assert decision.due and decision.reason is policy.Reason.PROFILE_CHANGED
+    assert decision.detail == "profile changed (classic -> shortlived)"
     decision = policy.decide(info, profile="shortlived", cert_profile=None)
-    assert decision.due and decision.reason == "profile changed (CA default -> shortlived)"
+    assert decision.due and decision.detail == "profile changed (CA default -> shortlived)"
 
 
 def test_storage_records_the_profile(ca, tmp_path):
@@ -144,15 +145,16 @@ def test_modules_order_with_a_profile_record_it_and_renew_when_it_changes(tls_st
     assert abs(datetime.datetime.fromisoformat(short["certificate"]["not_after"].replace("Z", "+00:00"))
                - datetime.datetime.fromisoformat(short["certificate"]["not_before"].replace("Z", "+00:00"))
                - datetime.timedelta(hours=160)) < datetime.timedelta(seconds=2)
-    assert results["again"]["changed"] is False and results["again"]["reason"] == "not due"
+    assert results["again"]["changed"] is False and results["again"]["reason"] == "not_due"
     assert results["stored"]["certificate"]["profile"] == "shortlived"   # read from the .acme.json beside it
     assert results["info"]["certificates"][0]["profile"] == "shortlived"
-    assert results["check"]["changed"] and results["check"]["reason"] == "profile changed (shortlived -> classic)"
+    assert results["check"]["changed"] and results["check"]["reason"] == "profile_changed"
+    assert results["check"]["reason_detail"] == "profile changed (shortlived -> classic)"
     bad = results["bad"]
     assert bad["failed"] and bad["field"] == "profile"
     assert bad["profiles_offered"] == ["classic", "shortlived", "tlsserver"]
     assert "offered: classic, shortlived, tlsserver" in bad["msg"]
-    assert results["classic"]["renewed"] and results["classic"]["reason"] == "profile changed (shortlived -> classic)"
+    assert results["classic"]["renewed"] and results["classic"]["reason"] == "profile_changed"
     a, b = results["many"]["certificates"]
     assert a["profile"] == "shortlived" and b["profile"] == "classic"   # the entry's own, else the top level's
     sent = [body.get("profile") for _m, _p, body in server.seen("POST", "/new-order")]

@@ -124,6 +124,23 @@ server {
         from cryptography import x509
         return "%x" % x509.load_der_x509_certificate(der).serial_number
 
+    def stored_pointer(self, name="site"):
+        for root, _dirs, files in os.walk(self.store):
+            if "current.json" in files and os.path.basename(root) == name:
+                with open(os.path.join(root, "current.json")) as handle:
+                    return json.load(handle)
+        return None
+
+    def due_by_policy(self, name):
+        """renew_before_days one second below the stored certificate's lifetime: due from then on
+        (a value at or above the lifetime is capped to the lifetime window, so it cannot force renewal)."""
+        import datetime
+        pointer = self.stored_pointer(name)
+
+        def parse(text):
+            return datetime.datetime.strptime(text, "%Y-%m-%dT%H:%M:%SZ")
+        return ((parse(pointer["not_after"]) - parse(pointer["not_before"])).total_seconds() - 1) / 86400
+
     def stored_serial(self, name="site"):
         for root, _dirs, files in os.walk(self.store):
             for filename in files:

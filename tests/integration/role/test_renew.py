@@ -64,7 +64,7 @@ def reloads(output):
 def test_renews_exactly_the_due_one(three):
     before = served(three)
     orders = new_orders()
-    three.certificates[2]["renew_before_days"] = 100000  # c is due by policy, a and b are not
+    three.certificates[2]["renew_before_days"] = three.due_by_policy("c")  # c is due by policy, a and b are not
     three.write_inventory()
     out = three.renew()
     after = served(three)
@@ -117,7 +117,7 @@ def test_failure_alerts_keeps_the_old_certificate_and_backs_off(three, tmp_path)
 
 def test_two_runs_at_the_same_moment_order_once(three):
     orders = new_orders()
-    three.certificates[2]["renew_before_days"] = 100000
+    three.certificates[2]["renew_before_days"] = three.due_by_policy("c")
     three.write_inventory()
     env = dict(os.environ, ANSIBLE_COLLECTIONS_PATH=os.path.join(os.path.dirname(RENEW), "..", "build", "collections"))
     cmd = ["ansible-playbook", "-i", three.inventory, RENEW]

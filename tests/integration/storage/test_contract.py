@@ -243,14 +243,19 @@ def test_info_reports_due_like_acme_order_from_metadata_only(storage, ca):
     by_name = {item["name"]: item for item in result["certificates"]}
     for name, info in infos.items():
         expected = policy.decide(info, directory=STAGING, cert_directory=STAGING, now=now)
-        assert by_name[name]["due"] == expected.due and by_name[name]["reason"] == expected.reason
+        assert by_name[name]["due"] == expected.due and by_name[name]["reason"] == expected.reason.value
         assert by_name[name]["not_after"] == info.not_after.strftime("%Y-%m-%dT%H:%M:%SZ")
     assert sorted(result["due"]) == ["due", "expired", "short-due"]
     assert by_name["fresh"]["days_left"] == pytest.approx(89, abs=0.1)
-    override = store.info(["fresh", "never-stored"], renew_before_days=95, now=now)
+    override = store.info(["fresh", "never-stored"], renew_before_days=89.5, now=now)
     assert [item["due"] for item in override["certificates"]] == [True, True]
+    assert override["certificates"][0]["reason"] == "renew_before_days"
     assert override["certificates"][1]["exists"] is False
-    assert override["certificates"][1]["reason"] == "no existing certificate"
+    assert override["certificates"][1]["reason"] == "missing"
+    # at or above the lifetime: capped to the lifetime window, with a warning (never "due on every run")
+    capped = store.info(["fresh"], renew_before_days=95, now=now)
+    assert capped["certificates"][0]["due"] is False and "not below" in capped["warnings"][0]
+    assert "not below" in capped["certificates"][0]["decision_warnings"][0]
 
 
 def test_attempts_are_recorded_and_reported(storage, ca):
@@ -266,7 +271,9 @@ def test_attempts_are_recorded_and_reported(storage, ca):
     # a certificate that was never obtained shows up with its failed attempts
     store.record_attempt("new-site", "dns problem")
     everything = {item["name"]: item for item in store.info()["certificates"]}
-    assert everything["new-site"]["exists"] is False and everything["new-site"]["due"] is True
+    assert everything["new-site"]["exists"] is False and everything["new-site"]["backing_off"] is True
+    # missing, but the failed attempt backs off: not due (not ordered) until next_attempt
+    assert everything["new-site"]["due"] is False and everything["new-site"]["reason"] == "backing_off"
     assert everything["new-site"]["last_error"] == "dns problem"
 
 

@@ -99,7 +99,7 @@ def test_cert_store_through_ansible(kind, full, many, options, tmp_path, ca):
             cs("fetch_again", state="fetched", mode="0640", **dests),
             cs("info_all", state="info", name=None, acme_directory=STAGING),
             cs("info_names", state="info", name=None, acme_directory=STAGING, names=["app", "ghost"],
-               renew_before_days=100)]
+               renew_before_days=100)]   # capped
         tasks[10:10] = [dict(cs("lock_check", state="locked", lock_ttl=60), check_mode=True, diff=True)]
         tasks[12:12] = [
             dict(cs("lock_other", state="locked", lock_ttl=60, lock_timeout=0.5), ignore_errors=True),
@@ -143,8 +143,9 @@ def test_cert_store_through_ansible(kind, full, many, options, tmp_path, ca):
     assert r["fetch_check"]["diff"]["before"] == {}
     assert not r["fetch_again"]["changed"]
     assert r["info_all"]["count"] == 1 and r["info_all"]["not_due"] == ["app"]
-    assert [(c["name"], c["due"], c["exists"]) for c in r["info_names"]["certificates"]] == [
-        ("app", True, True), ("ghost", True, False)]
+    assert [(c["name"], c["due"], c["reason"], c["exists"]) for c in r["info_names"]["certificates"]] == [
+        ("app", False, "not_due", True), ("ghost", True, "missing", False)]
+    assert "renew_before_days 100 is not below" in r["info_names"]["certificates"][0]["decision_warnings"][0]
     assert r["lock_check"]["changed"] and "token" not in r["lock_check"]["lock"]
     assert r["lock_other"]["failed"] and "held by another owner" in r["lock_other"]["msg"]
     assert token not in json.dumps(r["lock_other"])

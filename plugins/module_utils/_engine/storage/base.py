@@ -170,6 +170,9 @@ class Storage(abc.ABC):
     kind = "abstract"
     #: False when the backend must not delete data objects (S3 under the documented IAM policy).
     deletes_data = True
+    #: how lock() waits; tests replace both with a fake clock that the fake sleep advances
+    clock = staticmethod(time.monotonic)
+    sleep = staticmethod(time.sleep)
 
     # ---- objects ---------------------------------------------------------------------------
 
@@ -240,7 +243,7 @@ class Storage(abc.ABC):
         if timeout is None or timeout < 0:
             raise InputError("lock_timeout", "must be zero or a positive number of seconds")
         owner = owner or new_token()
-        deadline = time.monotonic() + timeout
+        deadline = self.clock() + timeout
         delay = 0.05
         while True:
             got = self._try_lock(name, ttl, owner)
@@ -253,14 +256,14 @@ class Storage(abc.ABC):
                 except LockError:
                     pass   # someone else was faster; try again
                 continue
-            remaining = deadline - time.monotonic()
+            remaining = deadline - self.clock()
             if remaining <= 0:
                 state = got
                 raise LockError("lock %r on %s is held by another owner%s; gave up after %ss (break a lock whose "
                                 "holder is gone with playbooks/break_lock.yml)" % (
                                     name, self.describe(), _holder_text(state), timeout),
                                 lock=state.to_result() if state else None)
-            time.sleep(min(remaining, delay * random.uniform(0.5, 1.5)))
+            self.sleep(min(remaining, delay * random.uniform(0.5, 1.5)))
             delay = min(delay * 2, 1.0)
 
     def break_lock(self, name: str) -> LockState:

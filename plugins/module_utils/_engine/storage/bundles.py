@@ -37,7 +37,6 @@ from __future__ import annotations
 
 import datetime
 import hashlib
-import ipaddress
 import json
 import random
 import re
@@ -69,7 +68,6 @@ READ_RETRIES = 3
 _NAME = re.compile(r"^[A-Za-z0-9_*@+=,~][A-Za-z0-9._*@+=,~-]*$")
 PUBLIC_FIELDS = ("name", "version", "acme_directory", "account_uri", "identifiers", "not_before", "not_after",
                  "serial", "key_type", "issuer", "subject", "obtained_at", "stored_at", "ari_id", "profile")
-LIFETIME_WINDOW_REASON = "within renewal window"   # how policy.decide words a lifetime-window renewal
 ARI_ERROR_DELAY = datetime.timedelta(hours=1)   # a failing renewalInfo endpoint is asked again after this
 ARI_FIELDS = ("ari_window_start", "ari_window_end", "ari_selected", "ari_next_check", "ari_explanation_url",
               "ari_error")
@@ -178,11 +176,35 @@ def public_metadata(pointer: dict | None) -> dict | None:
     return {name: pointer.get(name) for name in PUBLIC_FIELDS}
 
 
-def _ident(value: str) -> keys.Identifier:
-    try:
-        return keys.Identifier("ip", str(ipaddress.ip_address(value)))
-    except ValueError:
-        return keys.Identifier("dns", value)
+def check_requests(requests, field_name: str = "requests", max_identifiers: int | None = None) -> dict:
+    """{name: {identifiers, key_type, renew_before_days}} from a list of user dicts, checked like acme_order's."""
+    checked = {}
+    if requests is None:
+        return checked
+    if not isinstance(requests, list):
+        raise InputError(field_name, "must be a list of {name, identifiers, key_type, renew_before_days}")
+    for index, entry in enumerate(requests):
+        where = "%s[%d]" % (field_name, index)
+        if not isinstance(entry, dict):
+            raise InputError(where, "must be a dict with name and identifiers")
+        name = validate_name(entry.get("name"), where + ".name")
+        if name in checked:
+            raise InputError(where + ".name", "%r is listed twice" % name)
+        asked = {"identifiers": keys.parse_identifiers(entry.get("identifiers"), where + ".identifiers",
+                                                       max_identifiers=max_identifiers)}
+        key_type = entry.get("key_type")
+        if key_type is not None and key_type not in keys.KEY_TYPES:
+            raise InputError(where + ".key_type", "%r is not one of %s" % (key_type, ", ".join(keys.KEY_TYPES)))
+        asked["key_type"] = key_type
+        profile = entry.get("profile")
+        if profile is not None and (not isinstance(profile, str) or not profile.strip()):
+            raise InputError(where + ".profile", "must be a profile name, got %r" % (profile,))
+        asked["profile"] = profile
+        if entry.get("renew_before_days") is not None:
+            asked["renew_before_days"] = policy.check_renew_before_days(entry["renew_before_days"],
+                                                                        where + ".renew_before_days")
+        checked[name] = asked
+    return checked
 
 
 def cert_info_from_metadata(pointer: dict) -> keys.CertInfo | None:
@@ -190,7 +212,8 @@ def cert_info_from_metadata(pointer: dict) -> keys.CertInfo | None:
     if not_before is None or not_after is None:
         return None
     return keys.CertInfo(serial=pointer.get("serial") or "", not_before=not_before, not_after=not_after,
-                         identifiers=[_ident(v) for v in pointer.get("identifiers") or []],
+                         identifiers=sorted(keys.identifier_set(pointer.get("identifiers")),
+                                            key=lambda ident: (ident.type, ident.value)),
                          subject=pointer.get("subject") or "", issuer=pointer.get("issuer") or "")
 
 
@@ -462,7 +485,7 @@ class CertificateStore:
 
     def info(self, names: Iterable[str] | None = None, renew_before_days: float | None = None,
              now: datetime.datetime | None = None, ari_client: AcmeClient | None = None,
-             ari_cache: bool = True) -> dict:
+             ari_cache: bool = True, requests: dict | None = None) -> dict:
         """Expiry, due-ness (policy.decide, as acme_order) and last attempt of many certificates.
 
         Reads only the small pointer and status objects, never keys or certificates.
@@ -472,10 +495,13 @@ class CertificateStore:
         (ARI, RFC 9773) decide due-ness where the directory offers it. Its answers are
         cached in each status object until the server's Retry-After, so most runs send
         no request; ari_cache False (check mode) asks without writing the cache.
+
+        requests maps a name to what is asked for it (see check_requests): canonical identifiers,
+        key_type, renew_before_days. Every item's due-ness is policy.decide()'s, with the enum
+        value in "reason" and the words in "reason_detail".
         """
         now = now or policy.utcnow()
-        if renew_before_days is not None and renew_before_days < 0:
-            raise InputError("renew_before_days", "must not be negative")
+        renew_before_days = policy.check_renew_before_days(renew_before_days)
         explicit = names is not None
         if names is not None:
             wanted = []
@@ -498,36 +524,48 @@ class CertificateStore:
             if not explicit and not pointer and not status:
                 continue
             item: dict[str, Any] = {"name": name}
-            decision: policy.RenewalDecision | None = None
             info = cert_info_from_metadata(pointer) if pointer and not pointer.get("deleted") else None
+            failures = int(status.get("consecutive_failures") or 0)
+            upcoming = policy.next_attempt(_parse_iso(status.get("last_attempt")), failures,
+                                           info.lifetime if info is not None else None,
+                                           _parse_iso(status.get("retry_after")), status.get("last_failure_kind"))
+            asked = (requests or {}).get(name) or {}
+            days = asked.get("renew_before_days", renew_before_days)
+
+            def decide(ari_window=None, backoff=None):
+                return policy.decide(info, asked.get("identifiers"), self.directory,
+                                     pointer.get("acme_directory") if info is not None else None, days, now=now,
+                                     key_type=asked.get("key_type"),
+                                     cert_key_type=pointer.get("key_type") if info is not None else None,
+                                     ari=ari_window, backoff_until=backoff, profile=asked.get("profile"),
+                                     cert_profile=pointer.get("profile") if info is not None else None)
+            decision = decide()
             if info is None:
-                item.update(exists=False, due=True, reason="no existing certificate", ari_id=None)
+                item.update(exists=False, ari_id=None)
             else:
-                live = pointer or {}   # info comes from a live pointer only
-                decision = policy.decide(info, directory=self.directory, cert_directory=live.get("acme_directory"),
-                                         renew_before_days=renew_before_days, now=now)
-                item.update(public_metadata(live) or {})
+                item.update(public_metadata(pointer))
                 # lets a deployer tell, without fetching anything, whether a host's copy is current
-                item["file_sha256"] = dict(live.get("files") or {})
-                item.update(decision.to_result(now))
+                item["file_sha256"] = dict(pointer.get("files") or {})
                 item["exists"] = True
             item.update((field, None) for field in ARI_FIELDS)
-            if decision is not None and asker is not None and item["ari_id"]:
-                warning = self._apply_ari(name, item, decision, status, asker, now, ari_cache)
+            ari_window = None
+            if info is not None and asker is not None and item["ari_id"]:
+                ari_window, warning = self._apply_ari(name, item, decision.ari_may_govern, status, asker, now,
+                                                      ari_cache)
                 if warning:
                     warnings.append(warning)
+            decision = decide(ari_window if decision.ari_may_govern else None, upcoming)
+            item.update(decision.to_result(now))
+            warnings += ["%s: %s" % (name, text) for text in decision.warnings]
             revocations = [r for r in status.get("revocations") or [] if isinstance(r, dict)]
             item["last_revocation"] = revocations[-1] if revocations else None
             revoked = [r for r in revocations if info is not None and r.get("serial") == item.get("serial")]
             item["revoked"] = bool(revoked)
             if revoked:   # never kept, whatever the lifetime or the CA's window says
-                item["due"], item["reason"] = True, "revoked (%s)" % revoked[-1].get("reason")
+                item["due"], item["reason"] = True, policy.Reason.REVOKED.value
+                item["reason_detail"] = "revoked (%s)" % revoked[-1].get("reason")
             item.update(last_attempt=status.get("last_attempt"), last_error=status.get("last_error"),
-                        last_success=status.get("last_success"),
-                        consecutive_failures=int(status.get("consecutive_failures") or 0))
-            upcoming = policy.next_attempt(_parse_iso(status.get("last_attempt")), item["consecutive_failures"],
-                                           info.lifetime if info is not None else None,
-                                           _parse_iso(status.get("retry_after")), status.get("last_failure_kind"))
+                        last_success=status.get("last_success"), consecutive_failures=failures)
             item["last_failure_kind"] = status.get("last_failure_kind")
             item["next_attempt"] = _iso(upcoming) if upcoming else None
             item["backing_off"] = bool(upcoming and now < upcoming)
@@ -541,16 +579,17 @@ class CertificateStore:
 
     # ---- ACME Renewal Information -----------------------------------------------------------
 
-    def _apply_ari(self, name: str, item: dict, decision: policy.RenewalDecision, status: dict, asker: _AriAsker,
-                   now: datetime.datetime, write: bool) -> str | None:
-        """Let the CA's renewal window decide item's due-ness; returns a warning or None."""
+    def _apply_ari(self, name: str, item: dict, governs: bool, status: dict, asker, now, write: bool):
+        """Ask (or read from the cache) the CA's renewal window of item; (policy.AriWindow or None, warning).
+
+        governs: the lifetime decision came from the clock alone, so the CA's window may replace it
+        (not asked for certificates due anyway: expired - RFC 9773 4.3 says not to ask then -,
+        other names, another directory).
+        """
         cert_id = item["ari_id"]
         cached = status.get("ari")
         if not isinstance(cached, dict) or cached.get("cert_id") != cert_id:
             cached = None   # never asked, or the answer was about the certificate this one replaced
-        # Due whatever the CA suggests (expired - RFC 9773 4.3 says not to ask then -, issued
-        # by a test CA or another directory): ARI is neither asked nor followed.
-        governs = not decision.due or decision.reason.startswith(LIFETIME_WINDOW_REASON)
         state, warning = cached, None
         if governs:
             next_check = _parse_iso((cached or {}).get("next_check"))
@@ -559,25 +598,15 @@ class CertificateStore:
                 if state is not None and keep and write:
                     warning = self._write_ari(name, state)
         if not state:
-            return warning
+            return None, warning
         item["ari_next_check"] = state.get("next_check")
         item["ari_error"] = state.get("error")
         start, end, selected = (_parse_iso(state.get(key)) for key in ("start", "end", "selected"))
         if state.get("error") or start is None or end is None or selected is None:
-            return warning   # the lifetime policy decides
+            return None, warning   # the lifetime policy decides
         item.update(ari_window_start=_iso(start), ari_window_end=_iso(end), ari_selected=_iso(selected),
                     ari_explanation_url=state.get("explanation_url"))
-        if governs:
-            window = ari.RenewalWindow(start=start, end=end, explanation_url=state.get("explanation_url"))
-            item["due"] = ari.decide(window, selected, now)
-            item["renew_at"] = _iso(selected)
-            if item["due"]:
-                item["reason"] = "ARI window %s (suggested %s to %s)" % (
-                    "open" if now < end else "passed", _iso(start), _iso(end))
-            else:
-                item["reason"] = "not due (ARI suggests renewal after %s; selected %s)" % (
-                    _iso(start), _iso(selected))
-        return warning
+        return policy.AriWindow(start=start, end=end, selected=selected), warning
 
     def _write_ari(self, name: str, state: dict) -> str | None:
         """Cache state as the "ari" key of name's status, re-read just before: attempt records stay intact."""

@@ -46,17 +46,16 @@ class LocalStorage(Storage):
         if not local_path:
             raise InputError("local_path", "is required for backend local")
         self.root = os.path.abspath(os.path.expanduser(local_path))
-        if os.path.exists(self.root) and not os.path.isdir(self.root):
-            raise InputError("local_path", "%s exists and is not a directory" % self.root)
-        if not os.path.isdir(self.root):
-            try:
-                os.makedirs(os.path.dirname(self.root), exist_ok=True)
-                os.mkdir(self.root, DIR_MODE)
-                os.chmod(self.root, DIR_MODE)
-            except FileExistsError:
-                pass
-            except OSError as exc:
-                raise InputError("local_path", "cannot create %s: %s" % (self.root, exc.strerror)) from None
+        # Checked now, created only by the first write: state=info and check mode create nothing.
+        existing = self.root
+        while not os.path.lexists(existing):
+            existing = os.path.dirname(existing)
+        if not os.path.isdir(existing):
+            raise InputError("local_path", "%s exists and is not a directory" % existing)
+        if existing != self.root and not os.access(existing, os.W_OK | os.X_OK):
+            raise InputError("local_path", "cannot create %s: %s is not writable by this user" % (self.root, existing))
+        if existing == self.root and not os.access(self.root, os.R_OK | os.X_OK):
+            raise InputError("local_path", "%s is not readable by this user" % self.root)
         self.lock_dir = os.path.join(self.root, RESERVED_TOP)
 
     def describe(self) -> str:
@@ -67,8 +66,21 @@ class LocalStorage(Storage):
     def _path(self, key: str) -> str:
         return os.path.join(self.root, *key.split("/"))
 
+    def _ensure_root(self) -> None:
+        if os.path.isdir(self.root):
+            return
+        try:
+            os.makedirs(os.path.dirname(self.root), exist_ok=True)
+            os.mkdir(self.root, DIR_MODE)
+            os.chmod(self.root, DIR_MODE)
+        except FileExistsError:
+            pass
+        except OSError as exc:
+            raise InputError("local_path", "cannot create %s: %s" % (self.root, exc.strerror)) from None
+
     def _makedirs(self, directory: str) -> None:
         """Create directory and its missing parents below root, each 0700 whatever the umask."""
+        self._ensure_root()
         missing = []
         while directory != self.root and not os.path.isdir(directory):
             missing.append(directory)

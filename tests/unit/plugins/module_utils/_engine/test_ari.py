@@ -237,8 +237,12 @@ def test_fetch_retries_a_busy_ca_then_reports_its_problem():
     (409, "alreadyReplaced", "already replaced", True),
     (400, "malformed", "the certificate named in replaces is unknown", True),
     (403, "unauthorized", "cannot replace a certificate of another account", True),
-    (400, "malformed", "identifiers: wildcard not allowed", False),
+    # typed, not by the words: a malformed order is placed once more without "replaces" (the retry then
+    # gets the same refusal, which is raised) - the detail text is never parsed
+    (400, "malformed", "identifiers: wildcard not allowed", True),
+    (409, "conflict", "", True),
     (429, "rateLimited", "too many new orders (replaces ignored)", False),
+    (400, "badCSR", "mentions replace", False),
     (403, "rejectedIdentifier", "policy forbids", False),
 ])
 def test_rejects_replaces(status, code, detail, expected):

@@ -1,6 +1,5 @@
 """Transport behaviour on a CA's bad days, against a scripted HTTP adapter (no network)."""
 import json
-import time
 
 import pytest
 import requests
@@ -55,16 +54,33 @@ class Scripted(BaseAdapter):
         pass
 
 
+class FakeClock:
+    """Monotonic time that only the fake sleep advances: no test waits for real."""
+
+    def __init__(self):
+        self.now = 1000.0
+        self.sleeps = []
+
+    def __call__(self):
+        return self.now
+
+    def sleep(self, seconds):
+        self.sleeps.append(seconds)
+        self.now += seconds
+
+
 @pytest.fixture
 def make_client():
-    sleeps = []
+    clock = FakeClock()
+    sleeps = clock.sleeps
 
     def build(script, retry_timeout=60, poll_timeout=120):
         client = acme_client.AcmeClient(DIRECTORY["newNonce"] + "/dir", keys.generate_private_key("ecdsa-p256"),
                                         retry_timeout=retry_timeout, poll_timeout=poll_timeout)
         adapter = Scripted(script)
         client.net.session.mount("https://", adapter)
-        client.net.sleep = sleeps.append
+        client.net.sleep, client.net.clock = clock.sleep, clock
+        client.clock = clock
         client.adapter, client.sleeps = adapter, sleeps
         return client
     return build
@@ -91,12 +107,11 @@ def test_bad_nonce_storm_is_retried_until_the_deadline_not_a_count(make_client):
 
 def test_endless_bad_nonce_gives_up_at_the_retry_deadline(make_client):
     client = make_client([problem(400, "badNonce", "stale")] * 500, retry_timeout=1)
-    client.net.sleep = lambda seconds: (client.sleeps.append(seconds), time.sleep(seconds))
-    started = time.monotonic()
+    started = client.clock()   # the injected clock: the pauses advance it, nothing really sleeps
     with pytest.raises(ACMEProblem) as err:
         client.post("https://ca.test/x", {})
     assert err.value.code == "badNonce" and "retry_timeout" in err.value.msg
-    assert 0.5 <= time.monotonic() - started < 2.5
+    assert 0.5 <= client.clock() - started <= 1.0
 
 
 def test_rate_limit_is_retried_after_the_servers_delay(make_client):
@@ -157,10 +172,28 @@ def test_poll_grows_its_interval_and_honours_retry_after(make_client):
 
 
 def test_poll_is_bounded_by_its_deadline(make_client):
-    client = make_client([(200, {"status": "processing"}, {})] * 1000, poll_timeout=0.3)
-    client.net.sleep = __import__("time").sleep
-    with pytest.raises(DeadlineExceeded, match="still 'processing'"):
+    client = make_client([(200, {"status": "processing"}, {})] * 1000, poll_timeout=30)
+    with pytest.raises(DeadlineExceeded, match="still 'processing' after 30 s"):
         client.poll("https://ca.test/order", lambda b: b["status"] == "valid", "order")
+    assert sum(client.sleeps) == pytest.approx(30) and max(client.sleeps) == acme_client.POLL_MAX_INTERVAL
+
+
+def test_deadline_uses_the_injected_clock():
+    now = [5.0]
+    deadline = acme_client.Deadline(10, clock=lambda: now[0])
+    assert deadline.remaining() == 10
+    now[0] = 12.0
+    assert deadline.remaining() == 3
+    now[0] = 100.0
+    assert deadline.remaining() == 0.0
+
+
+def test_connection_errors_stop_at_the_retry_deadline_in_fake_time(make_client):
+    failure = requests.exceptions.ConnectionError("connection refused")
+    client = make_client([failure] * 50, retry_timeout=2)
+    with pytest.raises(TransportError):
+        client.post("https://ca.test/x", {})
+    assert client.sleeps == [0.5, 1.0] and sum(client.sleeps) <= 2
 
 
 def test_invalid_contact_from_the_ca_names_the_field(make_client):

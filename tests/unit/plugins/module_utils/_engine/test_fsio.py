@@ -127,3 +127,39 @@ def test_cert_deploy_compares_a_combined_file_by_its_parts(tmp_path):
     assert not cert_deploy._stale(path, None, 0o600, None, None, parts)
     assert cert_deploy._stale(path, None, 0o600, None, None, list(reversed(parts)))
     assert cert_deploy._stale(path, None, 0o644, None, None, parts)
+
+
+def test_symlinks_are_refused_unless_trusted_or_followed(tmp_path):
+    target = tmp_path / "target"
+    target.mkdir()
+    private = tmp_path / "private"
+    private.mkdir(mode=0o755)
+    os.chmod(str(private), 0o755)
+    trusted = private / "link"
+    trusted.symlink_to(target)   # ours, in a directory only its owner can write: like /var/run -> /run
+    assert fsio.write_atomic(fsio.FileSpec(str(trusted / "a.pem"), b"a"))
+    os.lchown(str(trusted), 65534, 65534)   # someone else's link
+    with pytest.raises(EngineError, match="is a symlink .* that this run did not create"):
+        fsio.write_atomic(fsio.FileSpec(str(trusted / "b.pem"), b"b"))
+    assert fsio.write_atomic(fsio.FileSpec(str(trusted / "b.pem"), b"b"), follow_symlinks=True)
+    leaf = tmp_path / "leaf.pem"
+    leaf.symlink_to(target / "a.pem")
+    with pytest.raises(EngineError, match="is a symlink"):
+        fsio.write_atomic(fsio.FileSpec(str(leaf), b"x", 0o600))
+    assert (target / "a.pem").read_bytes() == b"a"   # nothing written through the link
+
+
+def test_key_directories_are_private_and_ownership_is_set_on_descriptors(tmp_path):
+    key = fsio.FileSpec(str(tmp_path / "k" / "key.pem"), b"k", fsio.KEY_MODE, owner=0, group=0)
+    cert = fsio.FileSpec(str(tmp_path / "k" / "cert.pem"), b"c", fsio.PUBLIC_MODE, owner=0, group=0)
+    assert fsio.dir_mode_for([cert]) == 0o755 and fsio.dir_mode_for([key, cert]) == 0o750
+    assert fsio.dir_mode_for([fsio.FileSpec("/x", b"", fsio.KEY_MODE)]) == 0o700
+    assert sorted(fsio.write_together([key, cert])) == sorted([key.path, cert.path])
+    assert oct(os.stat(str(tmp_path / "k")).st_mode & 0o777) == "0o750"
+    assert not fsio.needs_write(key)
+    assert fsio.needs_write(fsio.FileSpec(key.path, b"k", fsio.KEY_MODE, owner=65534))
+    assert fsio.needs_write(fsio.FileSpec(key.path, b"k", fsio.KEY_MODE, group=65534))
+    with pytest.raises(EngineError, match="mode: a file mode is required"):
+        fsio.mode_of("", "mode")
+    created = fsio.ensure_dir(str(tmp_path / "a" / "b"), 0o700)
+    assert created == [str(tmp_path / "a"), str(tmp_path / "a" / "b")] and fsio.ensure_dir(str(tmp_path / "a")) == []

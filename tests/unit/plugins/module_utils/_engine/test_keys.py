@@ -48,7 +48,7 @@ def test_ip_first_csr_has_empty_subject():
     ("*.example.com", "wildcard"),
     ("", "empty"),
     ("localhost", "not a valid DNS name"),
-    ("exa mple.com", "not a valid DNS name"),
+    ("exa mple.com", "whitespace"),
     ("-bad.example.com", "not a valid DNS name"),
     ("a" * 64 + ".example.com", "not a valid DNS name"),
 ])
@@ -88,3 +88,70 @@ def test_split_bundle_normalises_line_endings():
 def test_no_certificate_is_an_input_error():
     with pytest.raises(InputError, match="certificate: no PEM certificate found"):
         keys.parse_certificate(b"hello")
+
+
+# ---- issue 9: canonical identifiers and key strength --------------------------------------------------------
+
+@pytest.mark.parametrize("raw, canonical", [
+    ("I1.Example.com.", "i1.example.com"), ("  www.Example.COM ", "www.example.com"),
+    ("2001:DB8:0:0:0:0:0:1", "2001:db8::1"), ("127.0.0.1", "127.0.0.1"), ("bücher.example", "xn--bcher-kva.example"),
+    ("xn--bcher-kva.example", "xn--bcher-kva.example"),
+])
+def test_identifiers_are_made_canonical(raw, canonical):
+    assert keys.parse_identifier(raw).value == canonical
+
+
+@pytest.mark.parametrize("raw, message", [
+    ("999.1.1.1", "looks like an IPv4 address"), ("10.0.0.300", "looks like an IPv4 address"),
+    ("127.000.000.001", "looks like an IPv4 address"), ("0x7f.0.0.1", "looks like an IPv4 address"),
+    ("fe80::1%eth0", "zone-scoped"), ("[::1]", "not a valid IPv6"), ("2001:db8::g", "not a valid IPv6"),
+    ("www.example.123", "top-level label is all digits"), ("xn--zz.example", "invalid A-label"),
+    ("a\tb.example", "whitespace"), ("bücher..example", "not a valid internationalized"), (5, "empty"),
+])
+def test_fake_and_unusable_identifiers_are_refused(raw, message):
+    with pytest.raises(InputError) as err:
+        keys.parse_identifier(raw, "certificate_list[0].identifiers")
+    assert err.value.field == "certificate_list[0].identifiers" and message in err.value.msg
+
+
+def test_identifier_lists_dedupe_limit_and_compare_as_sets():
+    names = ["A.example.com.", "a.example.com", "b.example.com"]
+    assert [i.value for i in keys.parse_identifiers(names)] == ["a.example.com", "b.example.com"]
+    with pytest.raises(InputError, match="at most 1 are allowed"):
+        keys.parse_identifiers(names, max_identifiers=1)
+    with pytest.raises(InputError, match="max_identifiers"):
+        keys.parse_identifiers(names, max_identifiers=0)
+    with pytest.raises(InputError, match="must be a list"):
+        keys.parse_identifiers("a.example.com")
+    assert keys.identifier_set(["WWW.example.com", "www.example.com.", "*.example.com", "not valid!"]) == frozenset(
+        {keys.Identifier("dns", "www.example.com"), keys.Identifier("dns", "*.example.com"),
+         keys.Identifier("dns", "not valid!")})
+    assert keys.canonical_identifier("*.Example.com", allow_wildcard=True).value == "*.example.com"
+
+
+def test_key_strength_is_enforced_for_keys_and_csrs():
+    from cryptography.hazmat.primitives.asymmetric import ec, ed25519, rsa
+    weak = rsa.generate_private_key(public_exponent=65537, key_size=1024)
+    with pytest.raises(InputError, match="private_key_path: the RSA key has 1024 bits"):
+        keys.check_key_strength(weak, "private_key_path")
+    with pytest.raises(InputError, match="curve secp521r1"):
+        keys.check_key_strength(ec.generate_private_key(ec.SECP521R1()), "csr")
+    with pytest.raises(InputError, match="only RSA"):
+        keys.check_key_strength(ed25519.Ed25519PrivateKey.generate(), "csr")
+    strong = keys.generate_private_key("rsa-2048")
+    assert keys.check_key_strength(strong, "k") is strong and keys.key_type_of(strong.public_key()) == "rsa-2048"
+    assert keys.key_type_of(ed25519.Ed25519PrivateKey.generate()) == ""
+    with pytest.raises(InputError, match="csr: the RSA key has 1024 bits"):
+        keys.csr_identifiers(keys.make_csr(weak, keys.parse_identifiers(["a.example.com"])))
+    with pytest.raises(InputError, match="csr: not a readable PEM"):
+        keys.csr_identifiers("garbage")
+    with pytest.raises(InputError, match="only RSA and ECDSA"):
+        from cryptography.hazmat.primitives import serialization
+        keys.load_private_key(ed25519.Ed25519PrivateKey.generate().private_bytes(
+            serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()), "k")
+    ip_csr = keys.make_csr(strong, keys.parse_identifiers(["127.0.0.1", "a.example.com"]))
+    assert [i.value for i in keys.csr_identifiers(ip_csr)] == ["a.example.com", "127.0.0.1"]
+    with pytest.raises(InputError, match="certificate: no PEM certificate found"):
+        keys.parse_certificate(b"nothing")
+    with pytest.raises(InputError, match="not a readable PEM certificate"):
+        keys.parse_certificate(b"-----BEGIN CERTIFICATE-----\nAAAA\n-----END CERTIFICATE-----\n")

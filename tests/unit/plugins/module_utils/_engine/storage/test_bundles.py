@@ -212,7 +212,8 @@ def test_a_certificate_from_a_test_ca_is_not_served_as_production(local, ca):
     pointer["acme_directory"] = STAGING   # an entry copied over by hand from the staging slug
     local.store("certs/%s/www/current.json" % production.slug, json.dumps(pointer).encode())
     item = production.info()["certificates"][0]
-    assert item["due"] and item["reason"].startswith("issued by another ACME directory")
+    assert item["due"] and item["reason"] == "directory_changed"
+    assert item["reason_detail"].startswith("issued by another ACME directory")
 
 
 def test_record_attempt_check_mode_writes_nothing(local, store):

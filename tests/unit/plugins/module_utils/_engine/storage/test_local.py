@@ -104,3 +104,66 @@ def test_unlock_needs_a_token(local):
     with pytest.raises(InputError) as err:
         local.unlock("www", "")
     assert err.value.field == "lock_token"
+
+
+def test_waiting_for_a_held_lock_uses_the_injected_clock(tmp_path):
+    """lock() waits in the storage's own clock: a fake one makes a 5-minute wait instant."""
+    import time as real_time
+    from ansible_collections.autotls.acme.plugins.module_utils._engine.errors import LockError
+    from ansible_collections.autotls.acme.plugins.module_utils._engine.storage.local import LocalStorage
+    storage = LocalStorage(str(tmp_path / "store"))
+    holder = storage.lock("certs/www", ttl=600)
+    fake = {"now": 0.0, "sleeps": []}
+    storage.clock = lambda: fake["now"]
+
+    def sleep(seconds):
+        fake["sleeps"].append(seconds)
+        fake["now"] += seconds
+    storage.sleep = sleep
+    started = real_time.monotonic()
+    with pytest.raises(LockError, match="held by another owner"):
+        storage.lock("certs/www", ttl=60, timeout=300)
+    assert real_time.monotonic() - started < 5
+    assert sum(fake["sleeps"]) == pytest.approx(300) and max(fake["sleeps"]) <= 1.5
+    assert storage.unlock("certs/www", holder.owner)
+
+
+def test_the_store_directory_is_created_by_the_first_write_only(tmp_path):
+    from ansible_collections.autotls.acme.plugins.module_utils._engine.storage import bundles
+    from ansible_collections.autotls.acme.plugins.module_utils._engine.storage.local import LocalStorage
+    root = tmp_path / "deep" / "store"
+    storage = LocalStorage(str(root))
+    store = bundles.CertificateStore(storage, "https://acme.example/dir")
+    assert store.info(["www"])["due"] == ["www"] and store.names() == []
+    assert storage.load("certs/x") is None and storage.list("") == [] and storage.stat("certs/x") is None
+    assert not (tmp_path / "deep").exists()   # state=info and check mode create nothing
+    storage.store("certs/x", b"1")
+    assert oct(os.stat(root).st_mode & 0o777) == "0o700" and storage.load("certs/x") == b"1"
+    afile = tmp_path / "afile"
+    afile.write_text("x")
+    with pytest.raises(InputError, match="local_path: .* is not a directory"):
+        LocalStorage(str(afile / "store"))
+
+
+def test_filesystem_errors_become_storage_errors(tmp_path, monkeypatch):
+    import shutil
+    from ansible_collections.autotls.acme.plugins.module_utils._engine.errors import StorageError
+    from ansible_collections.autotls.acme.plugins.module_utils._engine.storage.local import LocalStorage
+    storage = LocalStorage(str(tmp_path / "store"))
+    storage.store("certs/a/b", b"1")
+    assert storage.stat("certs/a") is None   # a directory is not an object
+
+    def denied(*_args, **_kwargs):
+        raise PermissionError(13, "Permission denied")
+    for target, call in ((os, "unlink"), (os, "listdir"), (shutil, "rmtree")):
+        with monkeypatch.context() as patch:
+            patch.setattr(target, call, denied)
+            with pytest.raises(StorageError, match="Permission denied"):
+                {"unlink": lambda: storage.delete("certs/a/b"), "listdir": lambda: storage.list("certs/"),
+                 "rmtree": lambda: storage.delete_tree("certs/")}[call]()
+    with monkeypatch.context() as patch:
+        patch.setattr("builtins.open", denied)
+        with pytest.raises(StorageError, match="cannot read"):
+            storage.load("certs/a/b")
+    storage.delete_tree("certs/")
+    assert storage.list("") == [] and storage.load("certs/a/b") is None

@@ -247,3 +247,21 @@ def test_a_missing_bucket_is_never_mistaken_for_a_missing_certificate(fake, s3, 
     with pytest.raises(InputError) as err:
         getattr(s3, operation)("certs/x/current.json")
     assert err.value.field == "s3_bucket"
+
+
+def test_other_client_and_transport_errors_are_storage_errors(fake, s3):
+    from botocore.exceptions import EndpointConnectionError, NoCredentialsError
+    from ansible_collections.autotls.acme.plugins.module_utils._engine.errors import StorageError
+    fake.failures = [("put_object", client_error("InternalError", 500))]
+    with pytest.raises(StorageError, match="InternalError"):
+        s3.store("a", b"1")
+    fake.failures = [("put_object", client_error("AccessDenied", 403))]
+    with pytest.raises(StorageError, match="access denied: PutObject"):
+        s3.store("a", b"1")
+    fake.failures = [("put_object", NoCredentialsError())]
+    with pytest.raises(InputError) as err:
+        s3.store("a", b"1")
+    assert err.value.field == "s3_access_key"
+    fake.failures = [("put_object", EndpointConnectionError(endpoint_url="http://127.0.0.1:1"))]
+    with pytest.raises(StorageError, match="failed during"):
+        s3.store("a", b"1")
