@@ -15,7 +15,9 @@ def entry(name, **fields):
 
 
 def test_pending_is_due_whatever_the_backoff_and_retry_now_skips_it_for_named_ones_only():
-    info = {"certificates": [entry("a", backing_off=True, due=True), entry("b", backing_off=True, due=True)]}
+    # the engine reports a due certificate that is backing off as not due, reason backing_off
+    info = {"certificates": [entry("a", backing_off=True, reason="backing_off"),
+                             entry("b", backing_off=True, reason="backing_off")]}
     assert certificate_due(PLAN, info) == []
     assert certificate_due(PLAN, info, retry_now=["a"]) == ["a"]
     info["certificates"][1]["pending"] = True

@@ -29,7 +29,8 @@ def test_revoked_certificate_is_due_until_replaced(store):
     done = store.record_revocation("www", "keyCompromise")
     assert done["changed"] and done["revocation"]["serial"] == serial
     item = store.info(["www"])["certificates"][0]
-    assert item["revoked"] and item["due"] and item["reason"] == "revoked (keyCompromise)"
+    assert item["revoked"] and item["due"] and item["reason"] == "revoked"
+    assert item["reason_detail"] == "revoked (keyCompromise)"
     assert item["last_error"] == "an earlier failure"          # the attempt record is kept
     assert store.record_revocation("www", "keyCompromise")["changed"] is False   # idempotent
     new = put(store, ca)                                       # the replacement
