@@ -66,7 +66,7 @@ def _check_settings(settings, check, errors):
     if eab and (eab.get("kid") or eab.get("hmac_key")):
         renamed("certificate_eab.", account.check_eab, eab)
     if "certificate_renew_before_days" in settings:
-        check(policy.check_renew_before_days, settings["certificate_renew_before_days"], "certificate_renew_before_days")
+        check(policy.check_renew_before_days, settings["certificate_renew_before_days"], "certificate_renew_before_days")  # noqa: E501
     if "certificate_concurrency" in settings and not (
             isinstance(settings["certificate_concurrency"], int) and settings["certificate_concurrency"] >= 1):
         errors.append("certificate_concurrency: must be at least 1, got %r" % (settings["certificate_concurrency"],))
@@ -150,7 +150,7 @@ def certificate_request_errors(certificate_list, contact_email, services=None, s
                   "certificate_list[%d].renew_before_days" % index)
         for option in PATH_OPTIONS.values():
             if item.get(option) is not None and not (isinstance(item[option], str) and posixpath.isabs(item[option])):
-                errors.append("certificate_list[%d].%s: must be an absolute path, got %r" % (index, option, item[option]))
+                errors.append("certificate_list[%d].%s: must be an absolute path, got %r" % (index, option, item[option]))  # noqa: E501
         for service in item.get("services") if item.get("services") is not None else services or []:
             if service not in (service_commands or {}):
                 errors.append("certificate_list[%d].services: %r has no check and reload commands in "
@@ -515,7 +515,7 @@ def certificate_status(info, plan, orders=None, issued=None, now=None, alert_day
         }
         why_due = (reasons or {}).get(cert["name"])
         if cert["name"] in (would_order or []):  # check mode: nothing was ordered
-            item["action"], item["why"] = "would renew", why_due or entry.get("reason_detail") or "no certificate stored"
+            item["action"], item["why"] = "would renew", why_due or entry.get("reason_detail") or "no certificate stored"  # noqa: E501
         elif result.get("failed"):
             item["action"], item["why"] = "failed", result.get("msg", "")
         elif result.get("renewed"):
@@ -525,7 +525,7 @@ def certificate_status(info, plan, orders=None, issued=None, now=None, alert_day
             item["why"] = "renewed by another run while this one waited for the lock (serial %s, expires %s)" % (
                 entry.get("serial"), entry.get("not_after"))
         elif entry.get("revoked"):
-            item["action"], item["why"] = "failed", "%s and not replaced; it is not deployed" % (entry.get("reason_detail") or "revoked")
+            item["action"], item["why"] = "failed", "%s and not replaced; it is not deployed" % (entry.get("reason_detail") or "revoked")  # noqa: E501
         elif entry.get("backing_off"):
             item["action"], item["why"] = "failed", "backing off after %d failure(s) until %s: %s" % (
                 item["consecutive_failures"], entry.get("next_attempt"), entry.get("last_error"))

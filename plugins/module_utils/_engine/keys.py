@@ -8,7 +8,7 @@ import datetime
 import ipaddress
 import re
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Iterable, Union
+from typing import TYPE_CHECKING, Union
 
 from .errors import InputError
 from .timefmt import iso
@@ -96,7 +96,8 @@ def _idna_to_ascii(value: str, raw, field_name: str) -> str:
     try:
         import idna
     except ImportError:  # pragma: no cover - idna comes with requests
-        raise InputError(field_name, "%r is an internationalized name and the idna package is missing" % (raw,))
+        raise InputError(field_name, "%r is an internationalized name and the idna package is missing" % (raw,)) \
+            from None
     try:
         return idna.encode(value, uts46=True).decode("ascii")
     except (idna.IDNAError, UnicodeError, ValueError) as exc:

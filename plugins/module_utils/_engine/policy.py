@@ -12,14 +12,14 @@ import datetime
 import enum
 import math
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Collection
+from typing import TYPE_CHECKING
 
 from . import keys
 from .errors import InputError
 from .timefmt import iso as _iso
 
 if TYPE_CHECKING:
-    from .keys import CertInfo, Identifier
+    pass
 
 SHORT_LIVED = datetime.timedelta(days=10)
 # Issuer names of well-known test CAs: a certificate from one of them is never

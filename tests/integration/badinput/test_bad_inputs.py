@@ -335,7 +335,7 @@ def role_cases(env):
         ("lock-ttl-negative", {"certificate_lock_ttl": -1}, "certificate_lock_ttl"),
         ("lock-timeout-negative", {"certificate_lock_timeout": -1}, "certificate_lock_timeout"),
         ("s3-without-bucket", {"certificate_storage": {"backend": "s3"}}, "certificate_storage.s3_bucket"),
-        ("local-with-s3-option", {"certificate_storage": {"backend": "local", "local_path": "/tmp/x", "s3_bucket": "b"}},
+        ("local-with-s3-option", {"certificate_storage": {"backend": "local", "local_path": "/tmp/x", "s3_bucket": "b"}},  # noqa: E501
          "certificate_storage.s3_bucket"),
         ("backend-unknown", {"certificate_storage": {"backend": "ftp"}}, "certificate_storage.backend"),
         ("fake-ipv4", {"certificate_list": [{"name": "a", "identifiers": ["999.1.1.1"]}]},
@@ -374,7 +374,7 @@ def role_cases(env):
          "cannot reach Redis"),
         ("s3-missing-bucket", {"certificate_storage": {
             "backend": "s3", "s3_bucket": "no-such-bucket-autotls", "s3_endpoint_url": env["S3_ENDPOINT_URL"],
-            "s3_access_key": "testing", "s3_secret_key": "testing", "s3_region": "us-east-1"}}, "no-such-bucket-autotls"),
+            "s3_access_key": "testing", "s3_secret_key": "testing", "s3_region": "us-east-1"}}, "no-such-bucket-autotls"),  # noqa: E501
     ]
 
 
@@ -399,7 +399,7 @@ def test_the_role_refuses_bad_input_in_its_first_tasks_creating_nothing(env, tmp
         tasks.append({"name": "case " + cid, "block": [
             {"name": "run the role (" + cid + ")", "ansible.builtin.include_role": {"name": "autotls.acme.certificate"},
              "vars": dict(baseline, **variables)},
-            {"name": "not refused", "ansible.builtin.set_fact": {"_outcomes": "{{ _outcomes + [{'id': '%s', 'refused': false}] }}" % cid}},
+            {"name": "not refused", "ansible.builtin.set_fact": {"_outcomes": "{{ _outcomes + [{'id': '%s', 'refused': false}] }}" % cid}},  # noqa: E501
         ], "rescue": [
             {"name": "record the refusal", "ansible.builtin.set_fact": {"_outcomes": (
                 "{{ _outcomes + [{'id': '%s', 'refused': true, 'task': ansible_failed_task.name,"
@@ -445,7 +445,7 @@ def test_the_role_refuses_bad_input_in_its_first_tasks_creating_nothing(env, tmp
         if not got or not got["refused"]:
             problems.append("%s: not refused" % cid)
         elif field not in got["msg"]:
-            problems.append("%s: the message (task %r) does not name %r: %s" % (cid, got["task"], field, got["msg"][:400]))
+            problems.append("%s: the message (task %r) does not name %r: %s" % (cid, got["task"], field, got["msg"][:400]))  # noqa: E501
     assert not problems, "\n".join(problems)
     after = tree(work)
     created = sorted(set(after) - set(before) - {"outcomes.json"})

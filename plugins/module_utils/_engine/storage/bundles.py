@@ -532,7 +532,7 @@ class CertificateStore:
             asked = (requests or {}).get(name) or {}
             days = asked.get("renew_before_days", renew_before_days)
 
-            def decide(ari_window=None, backoff=None):
+            def decide(ari_window=None, backoff=None, info=info, asked=asked, pointer=pointer, days=days):
                 return policy.decide(info, asked.get("identifiers"), self.directory,
                                      pointer.get("acme_directory") if info is not None else None, days, now=now,
                                      key_type=asked.get("key_type"),

@@ -58,7 +58,7 @@ def test_deployable_includes_every_stored_valid_certificate_even_after_a_failed_
 
 def test_request_errors_accept_the_defaults():
     items = [{"name": "a", "identifiers": ["a.example.com"], "services": ["nginx"]}]
-    assert f.certificate_request_errors(items, "ops@example.com", None, {"nginx": {}}, max_identifiers=100, settings=GOOD) == []
+    assert f.certificate_request_errors(items, "ops@example.com", None, {"nginx": {}}, max_identifiers=100, settings=GOOD) == []  # noqa: E501
 
 
 @pytest.mark.parametrize("change, field", [
@@ -96,13 +96,13 @@ def test_request_errors_name_the_variable(change, field):
     ({"name": "a", "identifiers": ["n%d.example.com" % i for i in range(101)]}, "certificate_list[0].identifiers"),
     ({"name": "a/b", "identifiers": ["a.example.com"]}, "certificate_list[0].name"),
     ({"name": "a", "identifiers": ["a.example.com"], "renew_before_days": -1}, "certificate_list[0].renew_before_days"),
-    ({"name": "a", "identifiers": ["a.example.com"], "private_key_path": "k.pem"}, "certificate_list[0].private_key_path"),
+    ({"name": "a", "identifiers": ["a.example.com"], "private_key_path": "k.pem"}, "certificate_list[0].private_key_path"),  # noqa: E501
     ({"name": "a", "identifiers": ["a.example.com"], "services": ["exim"]}, "certificate_list[0].services"),
 ])
 def test_request_errors_name_the_item(item, field):
     errors = f.certificate_request_errors([item], "ops@example.com", None, {}, max_identifiers=100, settings=GOOD)
     assert errors and errors[0].startswith(field + ":"), errors
-    assert f.certificate_request_errors([item, item], "x", None, {}, max_identifiers=0)[0].startswith("certificate_max_identifiers")
+    assert f.certificate_request_errors([item, item], "x", None, {}, max_identifiers=0)[0].startswith("certificate_max_identifiers")  # noqa: E501
 
 
 def test_order_requests_deploy_files_and_status_use_the_plan():

@@ -19,7 +19,7 @@ def test_combined_pem_is_a_key_file_made_of_the_key_and_the_full_chain():
     [compared] = [f for f in certificate_deploy_files(plan, "/live", info) if f["dest"] == "/etc/haproxy/mail.pem"]
     assert compared["sha256_parts"] == ["k", "f"] and "srcs" not in compared
     # without combined_path there is none
-    assert len(certificate_deploy_files(certificate_plan([{"name": "w", "identifiers": ["w.example.com"]}], "/s"), "/l")) == 4
+    assert len(certificate_deploy_files(certificate_plan([{"name": "w", "identifiers": ["w.example.com"]}], "/s"), "/l")) == 4  # noqa: E501
 
 
 def test_every_endpoint_is_checked_with_its_starttls_and_address():

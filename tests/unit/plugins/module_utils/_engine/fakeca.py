@@ -242,7 +242,7 @@ class FakeCA(BaseAdapter):
         san = csr.extensions.get_extension_for_class(x509.SubjectAlternativeName).value
         leaf = (x509.CertificateBuilder().subject_name(x509.Name([])).issuer_name(self.root.subject)
                 .public_key(csr.public_key()).serial_number(x509.random_serial_number())
-                .not_valid_before(now - datetime.timedelta(minutes=1)).not_valid_after(now + datetime.timedelta(days=90))
+                .not_valid_before(now - datetime.timedelta(minutes=1)).not_valid_after(now + datetime.timedelta(days=90))  # noqa: E501
                 .add_extension(san, critical=True)
                 .add_extension(x509.AuthorityKeyIdentifier.from_issuer_public_key(self.key.public_key()),
                                critical=False)
