@@ -430,13 +430,10 @@ def test_the_role_refuses_bad_input_in_its_first_tasks_creating_nothing(env, tmp
     # or a traceback ending in any other exception: none may appear.
     assert "MODULE FAILURE" not in output and "module_stderr" not in output, output[-5000:]
     for block in output.split("Traceback (most recent call last):")[1:]:
-        last = [line.strip() for line in block.strip().splitlines() if line.strip()
-                and not line.strip().startswith(("File ", "^", "~"))]
-        raised = next((line for line in last if not line.startswith(("raise", "return", "self.", "result", "res ",
-                                                                   "yield", "with ", "for ", "if "))
-                       and ("Error" in line or "Exception" in line)), "")
-        assert raised.startswith(("ansible.errors.Ansible", "AnsibleTaskError", "AnsibleActionFail",
-                                  "ansible.errors.AnsibleActionFail")), block[:3000]
+        raised = [line.strip() for line in block.splitlines()
+                  if line.strip() and not line.startswith(" ") and ("Error" in line or "Exception" in line)]
+        # the controller's own error classes (ansible.*); any other exception would be a crash
+        assert raised and all(line.startswith("ansible.") for line in raised), block[:3000]
     with open(os.path.join(work, "outcomes.json")) as handle:
         outcomes = {item["id"]: item for item in json.load(handle)}
     problems = []
