@@ -70,7 +70,7 @@ def load_account_key(path: str | None = None, content: str | None = None, create
     return key, True
 
 
-def save_account_key(path: str, key, field: str = "account_key_path") -> None:
+def save_account_key(path: str, key: PrivateKey, field: str = "account_key_path") -> None:
     """Write a generated account key (0600, in a 0700 directory when one is created)."""
     try:
         write_atomic(FileSpec(path, keys.private_key_to_pem(key), mode=KEY_MODE), dir_mode=0o700)
@@ -121,7 +121,7 @@ def find(client: AcmeClient) -> messages.RegistrationResource | None:
 _B64URL = re.compile(r"^[A-Za-z0-9_-]+={0,2}$")
 
 
-def check_eab(eab) -> None:
+def check_eab(eab: object) -> None:
     """External Account Binding, checked before anything is written or sent: kid, a strict base64url hmac_key."""
     if eab is None:
         return
@@ -143,7 +143,7 @@ def check_eab(eab) -> None:
         raise InputError("external_account_binding.hmac_key", "is shorter than 16 bytes; is it the whole key?")
 
 
-def external_account_binding(client, eab: dict):
+def external_account_binding(client: AcmeClient, eab: dict) -> dict:
     kid, hmac_key = eab.get("kid"), eab.get("hmac_key")
     alg = eab.get("alg") or "HS256"
     if not kid:

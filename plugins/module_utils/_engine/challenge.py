@@ -73,7 +73,7 @@ def file_path(webroot: str, token: str) -> str:
     return os.path.join(webroot, WELL_KNOWN, validate_token(token))
 
 
-def check_webroot(webroot, field: str = "webroot", follow_symlinks: bool = False) -> str:
+def check_webroot(webroot: object, field: str = "webroot", follow_symlinks: bool = False) -> str:
     """Before anything is ordered: webroot exists, is a directory we can write, and no untrusted symlink
     (webroot itself, .well-known, acme-challenge) would redirect the challenge files elsewhere."""
     if not isinstance(webroot, str) or not webroot.strip():

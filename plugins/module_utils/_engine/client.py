@@ -64,7 +64,7 @@ class Deadline:
     clock is injectable (tests pass a fake one that their fake sleep advances, so no test sleeps).
     """
 
-    def __init__(self, seconds: float, clock=None):
+    def __init__(self, seconds: float, clock: Callable[[], float] | None = None) -> None:
         self.clock = clock or time.monotonic
         self.seconds = seconds
         self.end = self.clock() + seconds
@@ -141,7 +141,7 @@ class _Network(_NetworkBase):
             raise TransportError("cannot reach the ACME server at %s: %s" % (url, exc), http_url=url,
                                  retryable=True) from None
 
-    def _with_retries(self, send):
+    def _with_retries(self, send: Callable[[], Sent]) -> Sent:
         deadline = Deadline(self.retry_timeout, self.clock)
         nonce_retries = 0
         attempt = 0
@@ -222,7 +222,7 @@ class AcmeClient:
             self._directory = read_directory(self.directory_url, self.net)
         return self._directory
 
-    def check_directory(self):
+    def check_directory(self) -> messages.Directory:
         """Read the directory now: InputError naming acme_directory and its URL when it is not one."""
         return self.directory
 
@@ -278,7 +278,7 @@ class AcmeClient:
 DIRECTORY_RESOURCES = ("newNonce", "newAccount", "newOrder")
 
 
-def check_directory_url(url, field: str = "acme_directory") -> str:
+def check_directory_url(url: object, field: str = "acme_directory") -> str:
     """Cheap, before anything: an https:// URL with a host."""
     if not isinstance(url, str) or not url.strip():
         raise InputError(field, "is required (the ACME directory URL)")
@@ -290,7 +290,7 @@ def check_directory_url(url, field: str = "acme_directory") -> str:
     return url.strip()
 
 
-def read_directory(url: str, net):
+def read_directory(url: str, net: acme_client.ClientNetwork) -> messages.Directory:
     """The ACME directory at url; InputError naming acme_directory and the URL when it is not one."""
     try:
         directory = acme_client.ClientV2.get_directory(url, net)

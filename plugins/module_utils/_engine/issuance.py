@@ -13,7 +13,7 @@ import datetime
 import json
 import os
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Callable
+from typing import TYPE_CHECKING, Any, Callable
 
 from . import challenge, keys, order, policy
 from .errors import ACMEProblem, EngineError, InputError
@@ -78,7 +78,7 @@ class CertificateRequest:
                     raise InputError(option, "cannot write %s: %s is not a directory" % (path, existing))
                 if not os.access(existing, os.W_OK | os.X_OK):
                     raise InputError(option, "cannot write %s: %s is not writable by this user" % (path, existing))
-        if self.reuse_key and self.csr_pem is None:
+        if self.reuse_key and self.csr_pem is None and self.private_key_path:
             existing = read_bytes(self.private_key_path)
             if existing:   # a key that will be reused must be strong enough, before anything is ordered
                 keys.check_key_strength(keys.load_private_key(existing, "private_key_path"), "private_key_path")
@@ -317,8 +317,8 @@ def issue_with_dns(client: AcmeClient, request: CertificateRequest, solver: DNSS
 def not_due_result(decision: policy.RenewalDecision, request: CertificateRequest,
                    now: datetime.datetime | None = None) -> dict:
     info, _metadata = load_existing(request)
-    result = {"changed": False, "renewed": False, "reason": decision.reason.value,
-              "reason_detail": decision.detail, "renewal": decision.to_result(now or policy.utcnow())}
+    result: dict[str, Any] = {"changed": False, "renewed": False, "reason": decision.reason.value,
+                              "reason_detail": decision.detail, "renewal": decision.to_result(now or policy.utcnow())}
     if decision.warnings:
         result["warnings"] = list(decision.warnings)
     if info is not None:

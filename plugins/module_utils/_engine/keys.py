@@ -8,7 +8,7 @@ import datetime
 import ipaddress
 import re
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Union
+from typing import TYPE_CHECKING, Iterable, TypeVar, Union
 
 from .errors import InputError
 from .timefmt import iso
@@ -22,10 +22,11 @@ except ImportError:  # reported by the module through deps.missing()
     pass
 
 if TYPE_CHECKING:
-    from cryptography.hazmat.primitives.asymmetric.types import PublicKeyTypes
+    from cryptography.hazmat.primitives.asymmetric.types import PrivateKeyTypes, PublicKeyTypes
 
     PrivateKey = Union[ec.EllipticCurvePrivateKey, rsa.RSAPrivateKey]   # the key types the engine accepts
 
+Key = TypeVar("Key")
 Pem = Union[bytes, str]   # PEM text, as bytes or str
 
 KEY_TYPES = ("ecdsa-p256", "ecdsa-p384", "rsa-2048", "rsa-3072", "rsa-4096")
@@ -92,7 +93,7 @@ _NUMERIC_LABEL = re.compile(r"^[0-9]+$")
 _IPV4_LIKE = re.compile(r"^(0x[0-9a-f]*|[0-9]+)(\.(0x[0-9a-f]*|[0-9]+))*$")
 
 
-def _idna_to_ascii(value: str, raw, field_name: str) -> str:
+def _idna_to_ascii(value: str, raw: object, field_name: str) -> str:
     try:
         import idna
     except ImportError:  # pragma: no cover - idna comes with requests
@@ -104,7 +105,7 @@ def _idna_to_ascii(value: str, raw, field_name: str) -> str:
         raise InputError(field_name, "%r is not a valid internationalized domain name (%s)" % (raw, exc)) from None
 
 
-def _check_a_labels(value: str, raw, field_name: str) -> None:
+def _check_a_labels(value: str, raw: object, field_name: str) -> None:
     """A-labels (xn--) must decode: refuse made-up punycode."""
     for label in value.split("."):
         if label.startswith("xn--"):
@@ -117,7 +118,7 @@ def _check_a_labels(value: str, raw, field_name: str) -> None:
                 raise InputError(field_name, "%r has an invalid A-label %r (%s)" % (raw, label, exc)) from None
 
 
-def canonical_identifier(raw, field_name: str = "identifiers", allow_wildcard: bool = False) -> Identifier:
+def canonical_identifier(raw: object, field_name: str = "identifiers", allow_wildcard: bool = False) -> Identifier:
     """The one canonical Identifier for a user's spelling; InputError naming field_name otherwise."""
     if not isinstance(raw, str) or not raw.strip():
         raise InputError(field_name, "an identifier is empty (got %r)" % (raw,))
@@ -158,13 +159,13 @@ def canonical_identifier(raw, field_name: str = "identifiers", allow_wildcard: b
     return Identifier("dns", value)
 
 
-def parse_identifier(raw, field_name: str = "identifiers", allow_wildcard: bool = False) -> Identifier:
+def parse_identifier(raw: object, field_name: str = "identifiers", allow_wildcard: bool = False) -> Identifier:
     """Turn a user string into a canonical Identifier. A wildcard (*.example.com) only when allow_wildcard:
     the caller validates over DNS-01, the only challenge that can prove a wildcard."""
     return canonical_identifier(raw, field_name, allow_wildcard)
 
 
-def parse_identifiers(raw_list, field_name: str = "identifiers", allow_wildcard: bool = False,
+def parse_identifiers(raw_list: Iterable[object] | None, field_name: str = "identifiers", allow_wildcard: bool = False,
                       max_identifiers: int | None = None) -> list:
     """Canonical, de-duplicated identifiers (first spelling's order), at most max_identifiers of them."""
     limit = MAX_IDENTIFIERS if max_identifiers is None else max_identifiers
@@ -186,7 +187,7 @@ def parse_identifiers(raw_list, field_name: str = "identifiers", allow_wildcard:
     return result
 
 
-def identifier_set(values) -> frozenset:
+def identifier_set(values: Iterable[object]) -> frozenset[Identifier]:
     """Stored or reported identifier strings (already canonical, or legacy spellings) as a set of Identifiers.
 
     Legacy metadata may hold non-canonical spellings; they are canonicalised the
@@ -230,7 +231,7 @@ def load_private_key(pem: Pem, field_name: str, passphrase: str | None = None) -
     return key
 
 
-def key_type_of(key) -> str:
+def key_type_of(key: PrivateKeyTypes | PublicKeyTypes) -> str:
     """"ecdsa-p256", "rsa-2048", ... of a private or public key ("" for other algorithms)."""
     if isinstance(key, (ec.EllipticCurvePrivateKey, ec.EllipticCurvePublicKey)):
         return "ecdsa-p%d" % key.curve.key_size
@@ -243,7 +244,7 @@ MIN_RSA_BITS = 2048
 ALLOWED_CURVES = ("secp256r1", "secp384r1")
 
 
-def check_key_strength(key, field_name: str):
+def check_key_strength(key: Key, field_name: str) -> Key:
     """A certificate key must be RSA of at least 2048 bits or EC on P-256 / P-384 (the CA/B Forum's and the
     common CAs' rules); refused here, before anything is ordered. Returns key."""
     if isinstance(key, (rsa.RSAPrivateKey, rsa.RSAPublicKey)):
@@ -324,7 +325,7 @@ def placeholder_certificate(identifiers: list[Identifier], hours: int = 24) -> t
     return private_key_to_pem(key), cert.public_bytes(serialization.Encoding.PEM)
 
 
-def csr_identifiers(csr_pem, field_name: str = "csr", allow_wildcard: bool = False,
+def csr_identifiers(csr_pem: Pem, field_name: str = "csr", allow_wildcard: bool = False,
                     max_identifiers: int | None = None) -> list:
     if isinstance(csr_pem, str):
         csr_pem = csr_pem.encode()

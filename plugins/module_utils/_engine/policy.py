@@ -12,14 +12,11 @@ import datetime
 import enum
 import math
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
+from typing import Any, Collection
 
 from . import keys
 from .errors import InputError
 from .timefmt import iso as _iso
-
-if TYPE_CHECKING:
-    pass
 
 SHORT_LIVED = datetime.timedelta(days=10)
 # Issuer names of well-known test CAs: a certificate from one of them is never
@@ -76,8 +73,9 @@ class RenewalDecision:
         return self.reason in TIME_REASONS
 
     def to_result(self, now: datetime.datetime) -> dict:
-        result = {"due": self.due, "reason": self.reason.value, "reason_detail": self.detail or self.reason.value,
-                  "next_check": _iso(self.next_check) if self.next_check is not None else None}
+        result: dict[str, Any] = {
+            "due": self.due, "reason": self.reason.value, "reason_detail": self.detail or self.reason.value,
+            "next_check": _iso(self.next_check) if self.next_check is not None else None}
         if self.not_after is not None:
             result["not_after"] = _iso(self.not_after)
             result["days_left"] = round((self.not_after - now).total_seconds() / 86400, 2)
@@ -97,7 +95,7 @@ def lifetime_window(lifetime: datetime.timedelta) -> datetime.timedelta:
     return lifetime / 2 if lifetime < SHORT_LIVED else lifetime / 3
 
 
-def check_renew_before_days(value, field_name: str = "renew_before_days"):
+def check_renew_before_days(value: float | str | None, field_name: str = "renew_before_days") -> float | None:
     """None (lifetime window) or a positive number of days; 0 means unset (roles pass variables through)."""
     if value is None:
         return None
@@ -114,7 +112,8 @@ def check_renew_before_days(value, field_name: str = "renew_before_days"):
     return days or None
 
 
-def renewal_window(not_before, not_after, renew_before_days: float | None = None):
+def renewal_window(not_before: datetime.datetime, not_after: datetime.datetime,
+                   renew_before_days: float | None = None) -> tuple[datetime.timedelta, str | None]:
     """(window, warning or None): how long before not_after renewal becomes due.
 
     renew_before_days replaces the lifetime window. A value at or above the
@@ -143,7 +142,7 @@ def is_production_directory(directory_url: str) -> bool:
     return "staging" not in url and "127.0.0.1" not in url and "localhost" not in url
 
 
-def _names_changed(cert, asked):
+def _names_changed(cert: keys.CertInfo, asked: _Asked) -> str | None:
     if asked.identifiers is None:
         return None
     wanted = frozenset(asked.identifiers)
@@ -156,13 +155,13 @@ def _names_changed(cert, asked):
         ["missing " + " ".join(missing)] * bool(missing) + ["no longer wanted " + " ".join(extra)] * bool(extra))
 
 
-def _key_type_changed(cert, asked):
+def _key_type_changed(cert: keys.CertInfo, asked: _Asked) -> str | None:
     if asked.key_type and asked.cert_key_type and asked.key_type != asked.cert_key_type:
         return "key type changed (%s, %s wanted)" % (asked.cert_key_type, asked.key_type)
     return None
 
 
-def _directory_changed(cert, asked):
+def _directory_changed(cert: keys.CertInfo, asked: _Asked) -> str | None:
     if asked.directory and asked.cert_directory and asked.cert_directory.rstrip("/") != asked.directory.rstrip("/"):
         return "issued by another ACME directory (%s)" % asked.cert_directory
     if asked.directory and not asked.cert_directory and is_production_directory(asked.directory) \
@@ -182,13 +181,13 @@ def profile_changed(wanted: str | None, recorded: str | None) -> str | None:
     return "profile changed (%s -> %s)" % (recorded or "CA default", wanted)
 
 
-def _profile_changed(cert, asked):
+def _profile_changed(cert: keys.CertInfo, asked: _Asked) -> str | None:
     return profile_changed(asked.profile, asked.cert_profile)
 
 
 @dataclass
 class _Asked:
-    identifiers: object
+    identifiers: frozenset[keys.Identifier] | None
     key_type: str | None
     cert_key_type: str | None
     directory: str | None
@@ -206,8 +205,9 @@ _CHANGE_CHECKS = (
 )
 
 
-def decide(cert, wanted_identifiers=None, directory: str | None = None, cert_directory: str | None = None,
-           renew_before_days: float | None = None, force: bool = False, now=None, *,
+def decide(cert: keys.CertInfo | None, wanted_identifiers: Collection[keys.Identifier] | None = None,
+           directory: str | None = None, cert_directory: str | None = None,
+           renew_before_days: float | None = None, force: bool = False, now: datetime.datetime | None = None, *,
            key_type: str | None = None, cert_key_type: str | None = None, ari: AriWindow | None = None,
            backoff_until: datetime.datetime | None = None, profile: str | None = None,
            cert_profile: str | None = None) -> RenewalDecision:
@@ -237,7 +237,8 @@ def decide(cert, wanted_identifiers=None, directory: str | None = None, cert_dir
     return decision
 
 
-def _decide_existing(cert, asked, renew_before_days, now, ari) -> RenewalDecision:
+def _decide_existing(cert: keys.CertInfo, asked: _Asked, renew_before_days: float | None, now: datetime.datetime,
+                     ari: AriWindow | None) -> RenewalDecision:
     window, warning = renewal_window(cert.not_before, cert.not_after, renew_before_days)
     renew_at = cert.not_after - window
     decision = RenewalDecision(False, Reason.NOT_DUE, "not due", renew_at=renew_at, not_after=cert.not_after,
@@ -269,7 +270,7 @@ def _decide_existing(cert, asked, renew_before_days, now, ari) -> RenewalDecisio
         decision.due, decision.reason, decision.next_check = True, time_reason, now
         decision.detail = "within renewal window (%.1f of %.1f days left%s)" % (
             (cert.not_after - now).total_seconds() / 86400, (cert.not_after - cert.not_before).total_seconds() / 86400,
-            ", renew_before_days %g" % renew_before_days if explicit else "")
+            ", renew_before_days %g" % renew_before_days if explicit and renew_before_days is not None else "")
     return decision
 
 

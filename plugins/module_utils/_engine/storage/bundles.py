@@ -176,9 +176,9 @@ def public_metadata(pointer: dict | None) -> dict | None:
     return {name: pointer.get(name) for name in PUBLIC_FIELDS}
 
 
-def check_requests(requests, field_name: str = "requests", max_identifiers: int | None = None) -> dict:
+def check_requests(requests: object, field_name: str = "requests", max_identifiers: int | None = None) -> dict:
     """{name: {identifiers, key_type, renew_before_days}} from a list of user dicts, checked like acme_order's."""
-    checked = {}
+    checked: dict[str, dict[str, Any]] = {}
     if requests is None:
         return checked
     if not isinstance(requests, list):
@@ -190,8 +190,9 @@ def check_requests(requests, field_name: str = "requests", max_identifiers: int 
         name = validate_name(entry.get("name"), where + ".name")
         if name in checked:
             raise InputError(where + ".name", "%r is listed twice" % name)
-        asked = {"identifiers": keys.parse_identifiers(entry.get("identifiers"), where + ".identifiers",
-                                                       max_identifiers=max_identifiers)}
+        identifiers = keys.parse_identifiers(entry.get("identifiers"), where + ".identifiers",
+                                             max_identifiers=max_identifiers)
+        asked: dict[str, Any] = {"identifiers": identifiers}
         key_type = entry.get("key_type")
         if key_type is not None and key_type not in keys.KEY_TYPES:
             raise InputError(where + ".key_type", "%r is not one of %s" % (key_type, ", ".join(keys.KEY_TYPES)))
@@ -212,7 +213,7 @@ def cert_info_from_metadata(pointer: dict) -> keys.CertInfo | None:
     if not_before is None or not_after is None:
         return None
     return keys.CertInfo(serial=pointer.get("serial") or "", not_before=not_before, not_after=not_after,
-                         identifiers=sorted(keys.identifier_set(pointer.get("identifiers")),
+                         identifiers=sorted(keys.identifier_set(pointer.get("identifiers") or []),
                                             key=lambda ident: (ident.type, ident.value)),
                          subject=pointer.get("subject") or "", issuer=pointer.get("issuer") or "")
 
@@ -532,7 +533,9 @@ class CertificateStore:
             asked = (requests or {}).get(name) or {}
             days = asked.get("renew_before_days", renew_before_days)
 
-            def decide(ari_window=None, backoff=None, info=info, asked=asked, pointer=pointer, days=days):
+            def decide(ari_window: policy.AriWindow | None = None, backoff: datetime.datetime | None = None,
+                       info: keys.CertInfo | None = info, asked: dict = asked, pointer: dict = pointer or {},
+                       days: float | None = days) -> policy.RenewalDecision:
                 return policy.decide(info, asked.get("identifiers"), self.directory,
                                      pointer.get("acme_directory") if info is not None else None, days, now=now,
                                      key_type=asked.get("key_type"),
@@ -543,9 +546,9 @@ class CertificateStore:
             if info is None:
                 item.update(exists=False, ari_id=None)
             else:
-                item.update(public_metadata(pointer))
+                item.update(public_metadata(pointer) or {})
                 # lets a deployer tell, without fetching anything, whether a host's copy is current
-                item["file_sha256"] = dict(pointer.get("files") or {})
+                item["file_sha256"] = dict((pointer or {}).get("files") or {})
                 item["exists"] = True
             item.update((field, None) for field in ARI_FIELDS)
             ari_window = None
@@ -579,7 +582,8 @@ class CertificateStore:
 
     # ---- ACME Renewal Information -----------------------------------------------------------
 
-    def _apply_ari(self, name: str, item: dict, governs: bool, status: dict, asker, now, write: bool):
+    def _apply_ari(self, name: str, item: dict, governs: bool, status: dict, asker: _AriAsker,
+                   now: datetime.datetime, write: bool) -> tuple[policy.AriWindow | None, str | None]:
         """Ask (or read from the cache) the CA's renewal window of item; (policy.AriWindow or None, warning).
 
         governs: the lifetime decision came from the clock alone, so the CA's window may replace it

@@ -29,7 +29,7 @@ import email.utils
 import random
 import time
 from concurrent.futures import ThreadPoolExecutor
-from typing import TYPE_CHECKING, Any, Callable, List
+from typing import TYPE_CHECKING, Any, Callable, List, SupportsIndex
 
 from ..errors import InputError, LockError, StorageError
 from .base import (RESERVED_TOP, Lock, LockState, ObjectStat, Storage, check_key, check_prefix, lock_record,
@@ -82,7 +82,7 @@ class S3Storage(Storage):
                  s3_session_token: str | None = None, s3_sse: str | None = None, s3_kms_key_id: str | None = None,
                  s3_ca_bundle: str | None = None, s3_max_attempts: int | None = None,
                  storage_timeout: float | None = None, client: BaseClient | None = None,
-                 sleep: Callable[[float], None] = time.sleep) -> None:
+                 sleep: Callable[[float | SupportsIndex], None] = time.sleep) -> None:
         if not s3_bucket:
             raise InputError("s3_bucket", "is required for backend s3")
         if "/" in s3_bucket or len(s3_bucket) > 255 or not s3_bucket.strip() == s3_bucket:
