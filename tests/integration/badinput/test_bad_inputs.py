@@ -337,7 +337,7 @@ def role_cases(env):
         ("s3-without-bucket", {"certificate_storage": {"backend": "s3"}}, "certificate_storage.s3_bucket"),
         ("local-with-s3-option", {"certificate_storage": {"backend": "local", "local_path": "/tmp/x", "s3_bucket": "b"}},  # noqa: E501
          "certificate_storage.s3_bucket"),
-        # the role's argument spec names it: "value of backend must be one of: ..., got: ftp found in certificate_storage"
+        # named as the role's argument spec says it (value of backend ... found in certificate_storage)
         ("backend-unknown", {"certificate_storage": {"backend": "ftp"}},
          "backend must be one of: local, s3, redis, gcs, got: ftp found in certificate_storage"),
         ("fake-ipv4", {"certificate_list": [{"name": "a", "identifiers": ["999.1.1.1"]}]},
