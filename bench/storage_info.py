@@ -29,7 +29,8 @@ from bench.stack import ensure_collection_link
 
 ensure_collection_link()
 sys.path.insert(0, COLLECTIONS)
-from ansible_collections.autotls.acme.plugins.module_utils._engine.storage import bundles, open_backend  # noqa: E402
+from ansible_collections.autotls.acme.plugins.module_utils._engine.storage import bundles  # noqa: E402
+from ansible_collections.autotls.acme.plugins.module_utils._engine.storage.factory import open_backend  # noqa: E402
 
 from tests.integration.pki import CA  # noqa: E402  # the test suite's CA: leaves with any notBefore
 

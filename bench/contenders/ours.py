@@ -115,9 +115,9 @@ def seed_role_store(ctx: Context, job_dir: str, names: list) -> None:
     and deployed exactly as the role deploys them (so nothing is due and nothing differs)."""
     sys.path.insert(0, COLLECTIONS)
     from ansible_collections.autotls.acme.plugins.module_utils._engine import keys
-    from ansible_collections.autotls.acme.plugins.module_utils._engine import storage
+    from ansible_collections.autotls.acme.plugins.module_utils._engine.storage import factory
     from ansible_collections.autotls.acme.plugins.module_utils._engine.storage import bundles
-    backend = storage.open_backend("local", {"local_path": os.path.join(job_dir, "store")})
+    backend = factory.open_backend("local", {"local_path": os.path.join(job_dir, "store")})
     store = bundles.CertificateStore(backend, ctx.stack.directory)
     for name in names:
         seed = os.path.join(ctx.seed_dir, name)

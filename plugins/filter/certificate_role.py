@@ -12,7 +12,8 @@ import math
 import posixpath
 
 from ansible_collections.autotls.acme.plugins.module_utils._engine import (
-    account, client, fsio, keys, layout, policy, storage, timefmt)
+    account, client, fsio, keys, layout, policy, timefmt)
+from ansible_collections.autotls.acme.plugins.module_utils._engine.storage import factory
 from ansible_collections.autotls.acme.plugins.module_utils._engine.dns01 import providers as dns_providers
 from ansible_collections.autotls.acme.plugins.module_utils._engine.errors import InputError
 from ansible_collections.autotls.acme.plugins.module_utils._engine.storage import base as storage_base
@@ -46,7 +47,7 @@ def _check_settings(settings, check, errors):
         if kind is None:
             errors.append("certificate_storage.backend: is required (local, s3 or redis)")
         else:
-            renamed("certificate_storage.", storage.check_options, kind, options)
+            renamed("certificate_storage.", factory.check_options, kind, options)
             if kind == "local" and not options.get("local_path"):
                 errors.append("certificate_storage.local_path: is required for backend local")
             if kind == "s3" and not options.get("s3_bucket"):

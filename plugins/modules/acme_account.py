@@ -70,7 +70,7 @@ options:
   storage:
     description:
       - Keep the account in this certificate store instead of only on the local disk - a dict of the backend options
-        of M(autotls.acme.cert_store) (O(storage.backend) and its C(local_*), C(s3_*), C(redis_*) or C(gcs_*) options).
+        of M(autotls.acme.cert_store) (O(factory.backend) and its C(local_*), C(s3_*), C(redis_*) or C(gcs_*) options).
       - The stored account is used when there is one; its key is written to O(account_key_path) (when given) so that
         later tasks can sign with it. When none is stored, the key at O(account_key_path) (or O(account_key_content),
         or a new one) registers the account, and key and URI are stored. Local keys are thus migrated on first use.
@@ -266,7 +266,8 @@ from ansible.module_utils.basic import AnsibleModule
 from ansible_collections.autotls.acme.plugins.module_utils import _adapter
 from ansible_collections.autotls.acme.plugins.module_utils._argspec import (
     ACME_MUTUALLY_EXCLUSIVE, acme_argument_spec, storage_argument_spec)
-from ansible_collections.autotls.acme.plugins.module_utils._engine import account, deps, fsio, keys, storage
+from ansible_collections.autotls.acme.plugins.module_utils._engine import account, deps, fsio, keys
+from ansible_collections.autotls.acme.plugins.module_utils._engine.storage import factory
 from ansible_collections.autotls.acme.plugins.module_utils._engine.errors import InputError
 from ansible_collections.autotls.acme.plugins.module_utils._engine.storage import accounts
 
@@ -278,7 +279,7 @@ def _with_storage(module) -> dict:
     options = dict(params["storage"])
     kind = options.pop("backend")
     contacts = account.validate_contacts(params["contact"], required=(state == "present"))
-    backend = storage.open_backend(kind, options)
+    backend = factory.open_backend(kind, options)
     try:
         store = accounts.AccountStore(backend, params["acme_directory"])
         lock = None if check else store.lock(params["storage_lock_timeout"])

@@ -471,7 +471,8 @@ from ansible.module_utils.basic import AnsibleModule
 from ansible_collections.autotls.acme.plugins.module_utils import _adapter
 from ansible_collections.autotls.acme.plugins.module_utils._argspec import STAGING_DIRECTORY, storage_argument_spec
 from ansible_collections.autotls.acme.plugins.module_utils._engine import (
-    deps, fsio, keys, layout, pending, policy, storage)
+    deps, fsio, keys, layout, pending, policy)
+from ansible_collections.autotls.acme.plugins.module_utils._engine.storage import factory
 from ansible_collections.autotls.acme.plugins.module_utils._engine.errors import (
     INFRASTRUCTURE, EngineError, InputError, StorageError)
 from ansible_collections.autotls.acme.plugins.module_utils._engine.storage import bundles
@@ -739,7 +740,7 @@ def _work(module) -> dict:
         bundles.validate_name(params["name"], "name")
     for name in params["names"] or []:
         bundles.validate_name(name, "names")
-    backend = storage.open_backend(params["backend"], storage.options_from_params(params))
+    backend = factory.open_backend(params["backend"], factory.options_from_params(params))
     try:
         store = bundles.CertificateStore(backend, params["acme_directory"])
         keep = None
@@ -884,7 +885,7 @@ def main():
         ],
         supports_check_mode=True,
     )
-    groups = [storage.LIBRARIES[module.params["backend"]]]
+    groups = [factory.LIBRARIES[module.params["backend"]]]
     if module.params["state"] in ("present", "fetched"):
         groups.append(deps.CRYPTO)
     _adapter.require_libraries(module, *groups)

@@ -317,7 +317,8 @@ from ansible.module_utils.basic import AnsibleModule
 from ansible_collections.autotls.acme.plugins.module_utils import _adapter
 from ansible_collections.autotls.acme.plugins.module_utils._argspec import storage_argument_spec
 from ansible_collections.autotls.acme.plugins.module_utils._engine import client as acme_client
-from ansible_collections.autotls.acme.plugins.module_utils._engine import deps, keys, pending, policy, runs, storage
+from ansible_collections.autotls.acme.plugins.module_utils._engine import deps, keys, pending, policy, runs
+from ansible_collections.autotls.acme.plugins.module_utils._engine.storage import factory
 from ansible_collections.autotls.acme.plugins.module_utils._engine.errors import InputError
 from ansible_collections.autotls.acme.plugins.module_utils._engine.storage import bundles
 
@@ -358,7 +359,7 @@ def _work(module) -> dict:
     if names is None and params["requests"] is not None:
         names = list(requests)
     ari_client = _ari_client(params) if params["ari"] else None
-    backend = storage.open_backend(params["backend"], storage.options_from_params(params))
+    backend = factory.open_backend(params["backend"], factory.options_from_params(params))
     try:
         store = bundles.CertificateStore(backend, params["acme_directory"])
         result = {"changed": False, "storage": backend.describe()}
@@ -410,7 +411,7 @@ def main():
     )
     module = AnsibleModule(argument_spec=argument_spec, mutually_exclusive=[("name", "names")],
                            supports_check_mode=True)
-    groups = [storage.LIBRARIES[module.params["backend"]]]
+    groups = [factory.LIBRARIES[module.params["backend"]]]
     if module.params["ari"]:
         groups.append(deps.ACME)
     _adapter.require_libraries(module, *groups)

@@ -1,6 +1,6 @@
 """One table per fact: every place that restates an option table must agree with its source.
 
-Sources: the engine's storage.BACKEND_OPTIONS (which backend takes which option) and the argument specs in
+Sources: the engine's factory.BACKEND_OPTIONS (which backend takes which option) and the argument specs in
 plugins/module_utils/_argspec.py (types, choices, no_log). Derived or checked here: the module doc fragments,
 the role's argument_specs (and through them the README's role variables table, see test_readme.py).
 """
@@ -10,7 +10,7 @@ import os
 import yaml
 
 from ansible_collections.autotls.acme.plugins.module_utils import _argspec
-from ansible_collections.autotls.acme.plugins.module_utils._engine import storage
+from ansible_collections.autotls.acme.plugins.module_utils._engine.storage import factory
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
@@ -38,13 +38,13 @@ def same_types(spec, documented, where):
 
 def test_engine_backend_table_and_argument_spec_name_the_same_options():
     spec = _argspec.storage_argument_spec()
-    engine = set().union(*storage.BACKEND_OPTIONS.values()) | storage.COMMON_OPTIONS
+    engine = set().union(*factory.BACKEND_OPTIONS.values()) | factory.COMMON_OPTIONS
     assert set(spec) - {"backend"} == engine
-    assert spec["backend"]["choices"] == list(storage.BACKENDS)
+    assert spec["backend"]["choices"] == list(factory.BACKENDS)
 
 
 def test_storage_doc_fragment_matches_the_argument_spec():
-    same_types(_argspec.storage_argument_spec(), fragment_options("storage"), "doc_fragments/storage.py")
+    same_types(_argspec.storage_argument_spec(), fragment_options("storage"), "doc_fragments/factory.py")
 
 
 def test_acme_doc_fragment_matches_the_argument_spec():

@@ -10,7 +10,8 @@ import uuid
 import pytest
 
 from ansible_collections.autotls.acme.plugins.module_utils._engine import keys
-from ansible_collections.autotls.acme.plugins.module_utils._engine.storage import accounts, open_backend
+from ansible_collections.autotls.acme.plugins.module_utils._engine.storage import accounts
+from ansible_collections.autotls.acme.plugins.module_utils._engine.storage.factory import open_backend
 
 from ..conftest import ROOT, run_tasks
 from ..storage.conftest import services_env

@@ -3,7 +3,8 @@ import ssl
 
 import pytest
 
-from ansible_collections.autotls.acme.plugins.module_utils._engine.storage import bundles, open_backend
+from ansible_collections.autotls.acme.plugins.module_utils._engine.storage import bundles
+from ansible_collections.autotls.acme.plugins.module_utils._engine.storage.factory import open_backend
 
 from ..pki import CA
 from .standin import StandIn

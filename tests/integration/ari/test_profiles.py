@@ -13,7 +13,8 @@ import pytest
 from ansible_collections.autotls.acme.plugins.module_utils._engine import issuance, keys, order, policy
 from ansible_collections.autotls.acme.plugins.module_utils._engine.client import AcmeClient
 from ansible_collections.autotls.acme.plugins.module_utils._engine.errors import ACMEProblem, InputError
-from ansible_collections.autotls.acme.plugins.module_utils._engine.storage import bundles, open_backend
+from ansible_collections.autotls.acme.plugins.module_utils._engine.storage import bundles
+from ansible_collections.autotls.acme.plugins.module_utils._engine.storage.factory import open_backend
 
 from ..conftest import run_tasks
 from .standin import StandIn

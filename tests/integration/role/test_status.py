@@ -10,7 +10,8 @@ import time
 
 import pytest
 
-from ansible_collections.autotls.acme.plugins.module_utils._engine.storage import bundles, open_backend
+from ansible_collections.autotls.acme.plugins.module_utils._engine.storage import bundles
+from ansible_collections.autotls.acme.plugins.module_utils._engine.storage.factory import open_backend
 
 from ..conftest import ROOT
 from ..pki import CA

@@ -12,7 +12,7 @@ import uuid
 
 import pytest
 
-from ansible_collections.autotls.acme.plugins.module_utils._engine.storage import open_backend
+from ansible_collections.autotls.acme.plugins.module_utils._engine.storage.factory import open_backend
 
 from ..pki import CA
 

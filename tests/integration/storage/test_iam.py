@@ -18,7 +18,8 @@ import urllib.request
 import pytest
 
 from ansible_collections.autotls.acme.plugins.module_utils._engine.errors import LockError, StorageError
-from ansible_collections.autotls.acme.plugins.module_utils._engine.storage import bundles, open_backend
+from ansible_collections.autotls.acme.plugins.module_utils._engine.storage import bundles
+from ansible_collections.autotls.acme.plugins.module_utils._engine.storage.factory import open_backend
 
 from .conftest import ROOT, STAGING
 from .test_contract import bundle_of

@@ -9,7 +9,8 @@ import subprocess
 import pytest
 
 from ansible_collections.autotls.acme.plugins.module_utils._engine import keys, policy
-from ansible_collections.autotls.acme.plugins.module_utils._engine.storage import bundles, open_backend
+from ansible_collections.autotls.acme.plugins.module_utils._engine.storage import bundles
+from ansible_collections.autotls.acme.plugins.module_utils._engine.storage.factory import open_backend
 
 from ..conftest import run_tasks as run_playbook
 from .conftest import ROOT, STAGING, stored_keys

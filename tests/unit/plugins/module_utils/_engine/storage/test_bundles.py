@@ -6,7 +6,8 @@ import pytest
 
 from ansible_collections.autotls.acme.plugins.module_utils._engine import keys
 from ansible_collections.autotls.acme.plugins.module_utils._engine.errors import InputError, StorageError
-from ansible_collections.autotls.acme.plugins.module_utils._engine.storage import bundles, open_backend
+from ansible_collections.autotls.acme.plugins.module_utils._engine.storage import bundles
+from ansible_collections.autotls.acme.plugins.module_utils._engine.storage.factory import open_backend
 
 from ..certs import CA
 

@@ -6,7 +6,7 @@ import yaml
 
 from ansible_collections.autotls.acme.plugins.module_utils._argspec import storage_argument_spec as argument_spec
 from ansible_collections.autotls.acme.plugins.module_utils._engine.errors import InputError
-from ansible_collections.autotls.acme.plugins.module_utils._engine.storage import (
+from ansible_collections.autotls.acme.plugins.module_utils._engine.storage.factory import (
     BACKEND_OPTIONS, check_options, open_backend)
 
 

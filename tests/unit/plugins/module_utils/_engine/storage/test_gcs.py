@@ -18,7 +18,7 @@ from google.cloud import storage
 from urllib3.response import HTTPResponse
 
 from ansible_collections.autotls.acme.plugins.module_utils._engine.errors import InputError, LockError
-from ansible_collections.autotls.acme.plugins.module_utils._engine.storage import open_backend
+from ansible_collections.autotls.acme.plugins.module_utils._engine.storage.factory import open_backend
 from ansible_collections.autotls.acme.plugins.module_utils._engine.storage.gcs import GCSStorage
 
 ENDPOINT = "http://gcs.invalid"

@@ -8,7 +8,7 @@ import time
 import pytest
 
 from ansible_collections.autotls.acme.plugins.module_utils._engine.errors import InputError, LockError
-from ansible_collections.autotls.acme.plugins.module_utils._engine.storage import open_backend
+from ansible_collections.autotls.acme.plugins.module_utils._engine.storage.factory import open_backend
 
 
 def mode(path):
