@@ -21,7 +21,7 @@ from ansible_collections.autotls.acme.plugins.module_utils._engine import keys
 
 from ..conftest import ROOT
 from ..role.conftest import new_orders
-from ..storage.conftest import boto_client, services  # noqa: F401 pylint: disable=unused-import (a fixture)
+from ..storage.conftest import boto_client, services  # noqa: F401 (fixtures)  # pylint: disable=unused-import
 
 MODULES = os.path.join(ROOT, "plugins", "modules")
 COLLECTIONS = os.path.join(ROOT, "build", "collections")
