@@ -279,3 +279,9 @@ def test_wait_visible_times_out_naming_server_record_and_last_error(monkeypatch)
     with pytest.raises(DNSError, match=r"ns2.example.com \(192.0.2.2 port 5300\) does not answer TXT .* with 'v1' "
                                        r"\(last error: .*Connection refused\)"):
         lookup.wait_visible({"example.com": [TXTRecord(name, "v1")]}, timeout=1, sleep=clock.sleep, clock=clock)
+
+
+@pytest.mark.parametrize("text", ["[2001:db8::1]x", "[2001:db8::1]:", "[2001:db8::1]:5x"])
+def test_bracketed_address_with_a_bad_port(text):
+    with pytest.raises(InputError, match=r"^dns.resolvers: '\[2001:db8::1\].*' is not address\[:port\]$"):
+        Lookup([text])
