@@ -14,7 +14,7 @@ from ansible_collections.autotls.acme.plugins.module_utils._engine.storage impor
 from ansible_collections.autotls.acme.plugins.module_utils._engine.storage.factory import open_backend
 
 from ..conftest import ROOT, run_tasks
-from ..storage.conftest import services_env
+from ..storage.conftest import services, services_env  # noqa: F401  pylint: disable=unused-import (fixture)
 
 pytestmark = pytest.mark.issuance
 
@@ -26,7 +26,8 @@ def accounts_created():
 
 
 @pytest.mark.parametrize("kind", ["local", "redis"])
-def test_fresh_controllers_fetch_the_stored_account_and_rollover_updates_it(stack, tmp_path, kind):
+def test_fresh_controllers_fetch_the_stored_account_and_rollover_updates_it(stack, services, tmp_path, kind):  # noqa: F811
+    # pylint: disable=redefined-outer-name
     if kind == "local":
         store = {"backend": "local", "local_path": str(tmp_path / "store")}
     else:
