@@ -449,6 +449,12 @@ def test_the_role_refuses_bad_input_in_its_first_tasks_creating_nothing(env, tmp
     assert not problems, "\n".join(problems)
     after = tree(work)
     created = sorted(set(after) - set(before) - {"outcomes.json"})
-    assert created == [], created   # no webroot directory, store, account key, staging or deployed file
+    # No webroot directory, store, account key, staging or deployed file. The two cases found only by asking
+    # storage (unreachable Redis, missing bucket) are failed runs that monitoring must see: the report writes
+    # the status file for them (a record of the refusal, not certificate state), and nothing else.
+    assert created in ([], ["status.json"]), created
+    if created:
+        with open(os.path.join(work, "status.json")) as handle:
+            assert '"failed"' in handle.read()
     assert new_orders() == orders
     print("bad inputs tried against the role: %d" % len(cases))
