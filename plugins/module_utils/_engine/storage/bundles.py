@@ -190,7 +190,9 @@ def check_requests(requests: object, field_name: str = "requests", max_identifie
         name = validate_name(entry.get("name"), where + ".name")
         if name in checked:
             raise InputError(where + ".name", "%r is listed twice" % name)
-        identifiers = keys.parse_identifiers(entry.get("identifiers"), where + ".identifiers",
+        # storage only compares names: whether a wildcard can be validated (DNS-01 only) is the order's
+        # question, checked by acme_order and by the role's first task
+        identifiers = keys.parse_identifiers(entry.get("identifiers"), where + ".identifiers", allow_wildcard=True,
                                              max_identifiers=max_identifiers)
         asked: dict[str, Any] = {"identifiers": identifiers}
         key_type = entry.get("key_type")
