@@ -84,7 +84,8 @@ def test_retry_now_skips_the_backoff_for_the_named_certificate_only(fleet, tmp_p
 
 def test_the_run_that_lost_the_lock_race_reports_the_other_runs_renewal(fleet):
     fleet.site()
-    fleet.certificates[0]["renew_before_days"] = fleet.due_by_policy(fleet.certificates[0]["name"])   # due by policy, for both runs
+    # due by policy, for both runs
+    fleet.certificates[0]["renew_before_days"] = fleet.due_by_policy(fleet.certificates[0]["name"])
     fleet.write_inventory()
     env = dict(os.environ, ANSIBLE_COLLECTIONS_PATH=os.path.join(ROOT, "build", "collections"), ANSIBLE_NOCOLOR="1")
     orders = new_orders()

@@ -24,7 +24,8 @@ def reported(fleet, webhook):  # pylint: disable=redefined-outer-name
     fleet.site()
     fleet.received = webhook[1]
     del fleet.received[:]
-    fleet.certificates[0]["renew_before_days"] = fleet.due_by_policy(fleet.certificates[0]["name"])  # due on the next run
+    # due on the next run
+    fleet.certificates[0]["renew_before_days"] = fleet.due_by_policy(fleet.certificates[0]["name"])
     return fleet
 
 
