@@ -13,13 +13,14 @@ import yaml
 
 from ..acme.test_account_storage import accounts_created
 from ..conftest import ROOT
-from ..storage.conftest import boto_client, services_env
+from ..storage.conftest import boto_client, services, services_env  # noqa: F401  pylint: disable=unused-import
 from .conftest import HOSTS, SITE, new_orders
 
 pytestmark = pytest.mark.role
 
 
-def test_two_fresh_controllers_share_one_account_through_s3(fleet):
+def test_two_fresh_controllers_share_one_account_through_s3(fleet, services):  # noqa: F811
+    # pylint: disable=redefined-outer-name,unused-argument
     env = services_env()
     bucket = "autotls-acct-%s" % uuid.uuid4().hex[:8]
     boto_client(env["S3_ENDPOINT_URL"]).create_bucket(Bucket=bucket)

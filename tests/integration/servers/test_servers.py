@@ -15,7 +15,7 @@ import yaml
 
 from ..conftest import ROOT, pebble_root
 from ..role.conftest import new_orders, nginx_cmd, nginx_dir, recap_changed
-from ..storage.conftest import gcs_client, services_env
+from ..storage.conftest import gcs_client, services, services_env  # noqa: F401  pylint: disable=unused-import
 from .conftest import SERVERS
 
 pytestmark = pytest.mark.role
@@ -117,7 +117,9 @@ def mail_host(stack, servers, tmp_path):
         challtestsrv(stack, "/clear-a", {"host": name})
 
 
-def test_one_site_run_deploys_to_nginx_apache_haproxy_postfix_dovecot(play, stack, servers, mail_host, tmp_path):
+def test_one_site_run_deploys_to_nginx_apache_haproxy_postfix_dovecot(play, stack, servers, mail_host, tmp_path,
+                                                                     services):  # noqa: F811
+    # pylint: disable=redefined-outer-name,unused-argument
     addr, live = servers["SERVERS_ADDR"], servers["SERVERS_LIVE"]
     root = str(tmp_path / "pebble-root.pem")
     with open(root, "w") as handle:
