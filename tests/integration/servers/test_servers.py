@@ -61,7 +61,7 @@ def challtestsrv(stack, path, body):
 @pytest.fixture
 def mail_host(stack, servers, tmp_path):
     """Inventory of one host running all five servers; the CA's DNS sends its names to it."""
-    services = services_env()
+    services = services_env()  # noqa: F811 (the fixture of the same name is not used here)
     subprocess.run(["bash", os.path.join(ROOT, "scripts", "services.sh"), "start"], check=True, capture_output=True)
     bucket = "autotls-servers-%s" % uuid.uuid4().hex[:8]
     gcs_client(services["GCS_ENDPOINT_URL"]).create_bucket(bucket)
