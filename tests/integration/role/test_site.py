@@ -82,9 +82,9 @@ def test_broken_server_config_fails_loudly_and_keeps_serving(fleet):
 def test_check_mode_orders_nothing(fleet):
     orders = new_orders()
     out = fleet.site(check=True)
-    would_order = r"TASK \[autotls.acme.certificate : Would order[^\n]*\n(?:.*\n)*?changed: \[web1 -> localhost\]"
+    would_order = r"TASK \[autotls.acme.certificate : Would order[^\n]*\n(?:.*\n)*?changed: \[web\d -> localhost\]"
     assert re.search(would_order, out), out[-5000:]
-    assert re.search(r"site\s+expires -\s+would renew no certificate stored", out), out[-3000:]
+    assert re.search(r"site\s+expires -\s+would renew no existing certificate", out), out[-3000:]
     assert new_orders() == orders
     assert not os.path.exists(os.path.join(fleet.deploy_dir("web1"), "site"))
     assert fleet.stored_serial() is None
@@ -98,7 +98,7 @@ def test_check_diff_shows_a_pending_order(fleet):
     fleet.write_inventory()
     out = fleet.site(check=True)  # --check --diff
     pending = out.split("Would order", 1)[1].split("TASK [", 1)[0]
-    assert re.search(r"^changed: \[web1 -> localhost\]", pending, re.M), pending
+    assert re.search(r"^changed: \[web\d -> localhost\]", pending, re.M), pending
     assert re.search(r'^\+\s+"api.site.example.com",?$', pending, re.M), pending      # name added
     assert re.search(r'^-\s+"www.site.example.com",?$', pending, re.M), pending       # name removed
     assert re.search(r'^-\s+"serial": "%s",?$' % old, pending, re.M), pending         # serial old -> new
@@ -107,8 +107,8 @@ def test_check_diff_shows_a_pending_order(fleet):
     deploy = out.split("Files the orders of this run would deploy", 1)[1].split("TASK [", 1)[0]
     for kind in ("privkey", "cert", "chain", "fullchain"):
         assert "changed: %s/site/%s.pem" % (fleet.deploy_dir("web1"), kind) in deploy, deploy
-    assert re.search(r"site\s+expires \S+\s+would renew names changed: added api.site.example.com "
-                     r"removed www.site.example.com", out), out[-3000:]
+    assert re.search(r"site\s+expires \S+\s+would renew identifiers changed \(missing api.site.example.com, "
+                     r"no longer wanted www.site.example.com\)", out), out[-3000:]
     assert new_orders() == orders and fleet.stored_serial() == old
 
 
