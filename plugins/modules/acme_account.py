@@ -70,7 +70,7 @@ options:
   storage:
     description:
       - Keep the account in this certificate store instead of only on the local disk - a dict of the backend options
-        of M(autotls.acme.cert_store) (O(factory.backend) and its C(local_*), C(s3_*), C(redis_*) or C(gcs_*) options).
+        of M(autotls.acme.cert_store) (O(storage.backend) and its C(local_*), C(s3_*), C(redis_*) or C(gcs_*) options).
       - The stored account is used when there is one; its key is written to O(account_key_path) (when given) so that
         later tasks can sign with it. When none is stored, the key at O(account_key_path) (or O(account_key_content),
         or a new one) registers the account, and key and URI are stored. Local keys are thus migrated on first use.

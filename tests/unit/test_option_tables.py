@@ -44,7 +44,7 @@ def test_engine_backend_table_and_argument_spec_name_the_same_options():
 
 
 def test_storage_doc_fragment_matches_the_argument_spec():
-    same_types(_argspec.storage_argument_spec(), fragment_options("storage"), "doc_fragments/factory.py")
+    same_types(_argspec.storage_argument_spec(), fragment_options("storage"), "doc_fragments/storage.py")
 
 
 def test_acme_doc_fragment_matches_the_argument_spec():

@@ -14,7 +14,7 @@ from ansible_collections.autotls.acme.plugins.module_utils._engine.storage impor
 from ansible_collections.autotls.acme.plugins.module_utils._engine.storage.factory import open_backend
 
 from ..conftest import ROOT, run_tasks
-from ..storage.conftest import services, services_env  # noqa: F401  pylint: disable=unused-import (fixture)
+from ..storage.conftest import services, services_env  # noqa: F401  pylint: disable=unused-import
 
 pytestmark = pytest.mark.issuance
 

@@ -58,8 +58,8 @@ def test_open_route53_uses_the_propagation_timeout_for_insync():
                                              "region": "eu-west-1", "hosted_zone_id": "Z1", "zone": "example.com",
                                              "propagation_timeout": 45, "ttl": 90, "resolvers": ["192.0.2.53"]})
     assert isinstance(provider, Route53Provider) and provider.kind == "route53"
-    assert (provider.sync_timeout, provider.ttl, provider.hosted_zone_id, provider.zone) == (45, 90, "Z1",
-                                                                                              "example.com")
+    expected = (45, 90, "Z1", "example.com")
+    assert (provider.sync_timeout, provider.ttl, provider.hosted_zone_id, provider.zone) == expected
     assert provider.client.meta.service_model.service_name == "route53" and isinstance(lookup, Lookup)
     assert provider.client._request_signer._credentials.access_key == "AKID"
 

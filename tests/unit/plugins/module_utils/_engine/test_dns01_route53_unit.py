@@ -116,7 +116,7 @@ def test_one_change_batch_per_zone_then_get_change_until_insync(stub):
 def test_insync_wait_is_bounded_and_names_the_change(stub):
     stub.add_response("change_resource_record_sets", change_info("PENDING", "C9"),
                       {"HostedZoneId": "Z123", "ChangeBatch": batch("UPSERT", {NAME: ["v1"]})})
-    for _ in range(7):
+    for _round in range(7):
         stub.add_response("get_change", change_info("PENDING", "C9"), {"Id": "/change/C9"})
     clock = Clock()
     p = provider(stub, clock, hosted_zone_id="Z123", zone="example.com", sync_timeout=20)
@@ -130,7 +130,7 @@ def test_insync_wait_is_bounded_and_names_the_change(stub):
 def test_insync_wait_stops_at_its_deadline(stub):
     stub.add_response("change_resource_record_sets", change_info("PENDING", "C9"),
                       {"HostedZoneId": "Z123", "ChangeBatch": batch("UPSERT", {NAME: ["v1"]})})
-    for _ in range(2):
+    for _round in range(2):
         stub.add_response("get_change", change_info("PENDING", "C9"), {"Id": "/change/C9"})
     clock = Clock()
     p = provider(stub, clock, hosted_zone_id="Z123", zone="example.com", sync_timeout=1.5)

@@ -192,7 +192,7 @@ def test_a_failure_after_the_download_leaves_the_certificate_kept_and_from_pendi
 
 def test_a_resumed_finalized_order_completes_with_the_kept_key(ca, client, tmp_path, keep, monkeypatch):
     made = published_order(client, ca, ["www.example.com", "example.com"])
-    monkeypatch.setattr(issuance, "write_outputs", lambda *a, **k: (_ for _ in ()).throw(EngineError("crash")))
+    monkeypatch.setattr(issuance, "write_outputs", lambda *a, **k: (_x for _x in ()).throw(EngineError("crash")))
     with pytest.raises(EngineError):
         issuance.finish(client, request_for(tmp_path), made.url, keep=keep)
     monkeypatch.undo()

@@ -183,7 +183,7 @@ def test_check_mode_sends_nothing(ca, client, cert):
 
 def test_leaf_of_a_chain_is_revoked(ca, client, cert):
     pem, _key, serial = cert
-    other, _ = make_cert(names=("intermediate.example",))
+    other, _key = make_cert(names=("intermediate.example",))
     revoke.revoke(client, pem + other)
     assert list(ca.revoked) == [serial]
 

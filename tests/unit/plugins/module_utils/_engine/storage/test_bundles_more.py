@@ -120,9 +120,9 @@ def test_put_refuses_a_key_of_another_certificate_and_check_mode_writes_nothing(
 
 
 def test_old_versions_are_pruned_to_the_newest_two(store, local, ca):
-    versions = [put(store, ca)["version"] for _ in range(4)]
-    kept = sorted(child.rstrip("/").rsplit("/", 1)[1] for child in local.list(store._versions("www"),
-                                                                               recursive=False))
+    versions = [put(store, ca)["version"] for _round in range(4)]
+    listed = local.list(store._versions("www"), recursive=False)
+    kept = sorted(child.rstrip("/").rsplit("/", 1)[1] for child in listed)
     assert kept == sorted(versions[-2:])
     assert store.get("www")[1]["version"] == versions[-1]
 
@@ -250,7 +250,7 @@ def test_the_asker_keeps_asking_after_a_refusal_about_one_certificate(monkeypatc
     asker = bundles._AriAsker(object())
     state, keep = asker.ask("id-1", None, now)
     assert keep and state["next_check"] == "2026-11-29T13:00:00Z" and asker.unreachable is None
-    monkeypatch.setattr(bundles.ari, "fetch", lambda client, cert_id: (_ for _ in ()).throw(
+    monkeypatch.setattr(bundles.ari, "fetch", lambda client, cert_id: (_x for _x in ()).throw(
         EngineError("no directory", directory="https://ca.test/dir")))
     asker.ask("id-2", None, now)
     assert asker.unreachable == "no directory"

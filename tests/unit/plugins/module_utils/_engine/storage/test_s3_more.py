@@ -228,4 +228,3 @@ def test_release_failures(fake, s3):
     with pytest.raises(StorageError, match="S3 DeleteObject on s3://b/team/locks/www.json failed: InternalError"):
         s3.unlock("www", lock.owner)
     assert s3.lock_state("www").held and s3.unlock("www", lock.owner)
-
