@@ -144,7 +144,7 @@ $servers
 EOF
 }
 
-# --- bind9: authoritative for the test zones, TSIG keys made fresh at every start ---
+# --- bind9: authoritative for the test zones, TSIG keys kept across restarts ---
 zone_file() {  # zone_file ZONE EXTRA-RECORDS
     cat <<EOF
 \$TTL 60
@@ -158,9 +158,18 @@ EOF
 }
 
 write_dns_config() {
-    rm -rf "$DNS" && mkdir -p "$DNS"
+    # The TSIG keys are made once per build directory and kept across restarts: a test session reads
+    # them once, and some tests restart the stack (other Pebble settings) in the middle of a session.
     local key deleg ro
-    key=$(openssl rand -base64 32) deleg=$(openssl rand -base64 32) ro=$(openssl rand -base64 32)
+    if [[ -f $DNS/keys.env ]]; then
+        # shellcheck disable=SC1091
+        key=$(. "$DNS/keys.env"; echo "$DNS_TSIG_SECRET")
+        deleg=$(. "$DNS/keys.env"; echo "$DNS_DELEG_TSIG_SECRET")
+        ro=$(. "$DNS/keys.env"; echo "$DNS_READONLY_TSIG_SECRET")
+    fi
+    [[ -n ${key:-} && -n ${deleg:-} && -n ${ro:-} ]] ||
+        { key=$(openssl rand -base64 32) deleg=$(openssl rand -base64 32) ro=$(openssl rand -base64 32); }
+    rm -rf "$DNS" && mkdir -p "$DNS"
     {
         echo "export DNS_TSIG_NAME=autotls-test."
         echo "export DNS_TSIG_SECRET=$key"

@@ -65,7 +65,7 @@ def test_wildcard_and_base_name_through_rfc2136_served_by_nginx(stack, bind9, tm
     records = issued["challenge_records"]
     assert {r["name"] for r in records} == {"_acme-challenge.dns.test"}        # one name ...
     assert len({r["value"] for r in records}) == 2 and {r["type"] for r in records} == {"TXT"}   # ... two values
-    assert not results["again"]["changed"] and results["again"]["reason"] == "not due"
+    assert not results["again"]["changed"] and results["again"]["reason"] == "not_due"
     # nothing left behind, on either authoritative server
     assert dig_txt(stack, "_acme-challenge.dns.test") == ""
     assert dig_txt(stack, "_acme-challenge.dns.test", stack["DNS_SERVER2"]) == ""
