@@ -82,8 +82,6 @@ def test_retry_now_skips_the_backoff_for_the_named_certificate_only(fleet, tmp_p
     assert status["rb"]["action"] == "failed" and "backing off" in status["rb"]["why"], out[-2000:]
 
 
-@pytest.mark.xfail(strict=False, reason="known regression found at the end of the session: since issues 9 and 11 "
-                   "met, one of two simultaneous runs exits 2 (see the closing note); fix first")
 def test_the_run_that_lost_the_lock_race_reports_the_other_runs_renewal(fleet):
     fleet.site()
     # due by policy, for both runs

@@ -115,8 +115,6 @@ def test_failure_alerts_keeps_the_old_certificate_and_backs_off(three, tmp_path)
     assert "backing off" in out
 
 
-@pytest.mark.xfail(strict=False, reason="known regression found at the end of the session: since issue 9 and 11 "
-                   "met, one of two simultaneous renew.yml runs exits 2 (see the closing note); fix first")
 def test_two_runs_at_the_same_moment_order_once(three):
     orders = new_orders()
     three.certificates[2]["renew_before_days"] = three.due_by_policy("c")
