@@ -23,7 +23,7 @@ if [[ -n $ns ]]; then
     ip netns exec "$ns" env SERVICES_DIR="$PWD/build/services-storage" \
         "$PYTHON" -m pytest tests/integration/storage -q "$@" >"$log" 2>&1 &
     storage_pid=$!
-    "$PYTHON" -m pytest tests/integration -q --ignore=tests/integration/storage "$@" || rc=$?
+    "$PYTHON" -m pytest tests/integration -q --durations=25 --ignore=tests/integration/storage "$@" || rc=$?
     wait "$storage_pid" || rc=$?
     echo "integration: the storage suites:"
     cat "$log"
