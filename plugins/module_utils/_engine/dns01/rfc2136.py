@@ -18,6 +18,7 @@ from ..errors import DNSError, InputError
 from .base import Provider, in_zone
 
 try:
+    import dns.edns
     import dns.exception
     import dns.message
     import dns.name
@@ -110,8 +111,9 @@ class RFC2136Provider(Provider):
             tsig_error = getattr(response, "tsig_error", 0)
             if tsig_error:
                 words += ", TSIG error %s" % dns.rcode.to_text(dns.rcode.Rcode.make(tsig_error))
-            extended = ["%s%s" % (getattr(option, "code", ""), (": " + option.text) if getattr(option, "text", None)
-                                  else "") for option in getattr(response, "extended_errors", list)()]
+            # the EDE options themselves (Message.extended_errors() is newer than the oldest dnspython supported)
+            extended = ["%s%s" % (int(option.code), (": " + option.text) if option.text else "")
+                        for option in getattr(response, "options", ()) if option.otype == dns.edns.OptionType.EDE]
             if extended:
                 words += ", extended error " + "; ".join(str(e) for e in extended)
             raise DNSError("the DNS server %s answered %s to %s" % (self.where, words, what), dns_server=self.where,
