@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from bench.common import ROOT, BenchError, log
 from bench.verify import VerifyError
 
+DEFAULT_FORKS = 5  # ansible-core's default; the harness clears ANSIBLE_* from the contenders' environment
 SAMPLE_INTERVAL = 0.02  # seconds between /proc samples of the measured process tree
 
 
@@ -159,6 +160,8 @@ def run_jobs(ctx, jobs: list) -> list:
     results = []
     for contender, n in jobs:
         row = {"key": contender.key, "contender": contender.label, "kind": contender.kind, "n": n}
+        if contender.kind == "hosts":
+            row["forks"] = getattr(contender, "forks", None) or DEFAULT_FORKS
         results.append(row)
         reason = contender.available(ctx)
         if reason:

@@ -17,8 +17,11 @@ PASS/FAIL, and writes both to <out>/latest.md and <out>/latest.json.
 
 Contenders (--only takes these keys; see CONTENDERS below):
   issue:  floor, libpoll, ours-batch, site, certbot, cc
-  no-op:  ours-batch-noop, renew, certbot-renew, cc-noop
-Sizes (--sizes KIND=N,N,...; KIND: issue, noop, cc-issue, cc-noop, libpoll).
+  no-op:  ansible-floor, ours-batch-noop, renew, certbot-renew, cc-noop
+  hosts:  ansible-floor-hosts, renew-hosts, renew-hosts-due, and the same at forks = 20:
+          ansible-floor-hosts-f20, renew-hosts-f20, renew-hosts-due-f20
+          (N is the number of hosts, --certs-per-host certificates each; see bench/contenders/hosts.py)
+Sizes (--sizes KIND=N,N,...; KIND: issue, noop, cc-issue, cc-noop, libpoll, ansible-floor, hosts).
 
 Only the standard library and what the project already requires (cryptography,
 the acme library, ansible-core) are used by the harness itself.
@@ -43,9 +46,12 @@ from bench.report import (add_ratios, evaluate_targets, exit_status, meta_info, 
                           write_markdown)
 from bench.stack import VENVS, Stack, ensure_collection_link, ensure_venv, make_seed
 
-FULL_SIZES = {"issue": [20, 100], "noop": [10, 200, 1000], "cc-issue": [20], "cc-noop": [200], "libpoll": [20]}
-SMOKE_SIZES = {"issue": [2], "noop": [3], "cc-issue": [], "cc-noop": [], "libpoll": []}
-SMOKE_CONTENDERS = ("floor", "ours-batch", "site", "ours-batch-noop", "renew")
+FULL_SIZES = {"issue": [20, 100], "noop": [10, 200, 1000], "cc-issue": [20], "cc-noop": [200], "libpoll": [20],
+              "ansible-floor": [10], "hosts": [1, 10, 50]}
+SMOKE_SIZES = {"issue": [2], "noop": [3], "cc-issue": [], "cc-noop": [], "libpoll": [], "ansible-floor": [3],
+               "hosts": [2]}
+SMOKE_CONTENDERS = ("floor", "ours-batch", "site", "ansible-floor", "ours-batch-noop", "renew", "ansible-floor-hosts",
+                    "renew-hosts")
 
 
 def plan(args) -> list:
@@ -62,7 +68,7 @@ def plan(args) -> list:
                          % (", ".join(sorted(unknown)), ", ".join(c.key for c in CONTENDERS)))
     chosen = [c for c in CONTENDERS if (c.key in only if only else (not args.smoke or c.key in SMOKE_CONTENDERS))]
     jobs = []
-    for kind in ("issue", "no-op"):
+    for kind in ("issue", "no-op", "hosts"):
         ns = sorted({n for c in chosen if c.kind == kind for n in sizes.get(c.sizes_key, [])})
         for n in ns:
             jobs += [(c, n) for c in chosen if c.kind == kind and n in sizes.get(c.sizes_key, [])]
@@ -76,6 +82,8 @@ def main(argv=None) -> int:
     parser.add_argument("--smoke", action="store_true", help="tiny N, our contenders and the floor only")
     parser.add_argument("--only", action="append", metavar="KEY[,KEY]", help="run only these contenders")
     parser.add_argument("--sizes", action="append", metavar="KIND=N[,N]", help="override the sizes of one kind")
+    parser.add_argument("--certs-per-host", type=int, help="certificates on each host of the hosts dimension "
+                                                           "(default 20; 2 with --smoke)")
     parser.add_argument("--concurrency", type=int, default=4, help="acme_order's concurrency (default 4)")
     parser.add_argument("--repeat", type=int, help="runs of each cheap contender, median reported "
                                                    "(default 3; 1 with --smoke); certbot issuing, community.crypto "
@@ -90,6 +98,8 @@ def main(argv=None) -> int:
     args = parser.parse_args(argv)
     if args.repeat is None:
         args.repeat = 1 if args.smoke else 3
+    if args.certs_per_host is None:
+        args.certs_per_host = 2 if args.smoke else 20
 
     jobs = plan(args)
     venvs = sorted({job[0].venv for job in jobs if job[0].venv})
@@ -111,10 +121,10 @@ def main(argv=None) -> int:
     started = time.monotonic()
     try:
         stack.start()
-        noop_sizes = [n for c, n in jobs if c.kind == "no-op" and c.available(ctx) is None]
-        if noop_sizes:
+        seeds = max([c.seed_needed(ctx, n) for c, n in jobs if c.available(ctx) is None] + [0])
+        if seeds:
             try:
-                make_seed(ctx, max(noop_sizes))
+                make_seed(ctx, seeds)
             except BenchError as exc:
                 if not stack.manage:
                     raise
@@ -123,7 +133,7 @@ def main(argv=None) -> int:
                 log("seed issuance failed (%s); restarting the stack and trying once more"
                     % str(exc).strip().splitlines()[-1])
                 stack.start()
-                make_seed(ctx, max(noop_sizes))
+                make_seed(ctx, seeds)
         results = run_jobs(ctx, jobs)
     except BenchError as exc:
         log("ERROR: %s" % exc)

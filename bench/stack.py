@@ -12,9 +12,10 @@ import sys
 import time
 
 from bench.common import BENCH, BUILD, COLLECTIONS, ROOT, BenchError, clean_env, fresh_dir, log, write_lines
-from bench.verify import verify_certificates
+from bench.verify import pebble_orders, read_log, verify_certificates
 
 STACK_SH = os.path.join(ROOT, "scripts", "stack.sh")
+PEBBLE_LOG = os.path.join(ROOT, "build", "stack", "pebble.log")
 
 # The CA settings of the issue's measurements: no validation sleep, no nonce
 # rejection, no authorization reuse (every certificate costs a full validation).
@@ -119,6 +120,13 @@ class Stack:
         if self.manage:
             subprocess.run(["bash", STACK_SH, "stop"], capture_output=True, check=False)
             log("stack stopped")
+
+    def pebble_orders(self) -> int:
+        """How many orders Pebble's own log says it has added since the stack started (the CA's count)."""
+        try:
+            return pebble_orders(read_log(PEBBLE_LOG))
+        except OSError:
+            return 0
 
     directory = property(lambda self: self.env["ACME_DIRECTORY"])
     ca = property(lambda self: self.env["ACME_CA_BUNDLE"])

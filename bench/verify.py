@@ -125,11 +125,14 @@ def ansible_recap(text: str) -> dict:
 
 
 def check_recap(log_path: str, noop: bool) -> None:
-    recap = ansible_recap(read_log(log_path))
-    if recap["failed"] or recap["unreachable"]:
-        raise VerifyError("ansible reports failed=%d unreachable=%d" % (recap["failed"], recap["unreachable"]))
-    if noop and recap["changed"]:
-        raise VerifyError("ansible reports changed=%d on a no-op run" % recap["changed"])
+    """No host of the last PLAY RECAP failed or was unreachable (and, on a no-op run, none changed)."""
+    text = read_log(log_path)
+    ansible_recap(text)  # raises when there is none
+    for host, _ok, changed, unreachable, failed in RECAP.findall(text[text.rindex("PLAY RECAP"):]):
+        if int(failed) or int(unreachable):
+            raise VerifyError("ansible reports failed=%s unreachable=%s (%s)" % (failed, unreachable, host))
+        if noop and int(changed):
+            raise VerifyError("ansible reports changed=%s on a no-op run (%s)" % (changed, host))
 
 
 CERTBOT_SKIPPED = re.compile(r"^\s+\S+/fullchain\.pem expires on .*\(skipped\)\s*$", re.M)

@@ -2,7 +2,8 @@
 from bench.contenders.certbot import CertbotIssue, CertbotRenew
 from bench.contenders.community_crypto import CCIssue, CCNoop
 from bench.contenders.floor import Floor, LibraryPolling
+from bench.contenders.hosts import HOSTS_CONTENDERS, AnsibleFloor
 from bench.contenders.ours import OursBatch, OursBatchNoop, RenewYml, SiteYml
 
 CONTENDERS = [Floor(), LibraryPolling(), OursBatch(), SiteYml(), CertbotIssue(), CCIssue(),
-              OursBatchNoop(), RenewYml(), CertbotRenew(), CCNoop()]
+              AnsibleFloor(), OursBatchNoop(), RenewYml(), CertbotRenew(), CCNoop()] + HOSTS_CONTENDERS

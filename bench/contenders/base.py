@@ -53,6 +53,10 @@ class Contender:
     venv = None          # "certbot" / "ansible" when it needs one of the bench venvs
     cheap = True         # run --repeat times (median reported); False: once
 
+    def seed_needed(self, ctx: Context, n: int) -> int:
+        """How many seed certificates (stored and deployed before the run) a run at size n starts from."""
+        return n if self.kind == "no-op" else 0
+
     def available(self, ctx: Context):
         """None when it can run, else the reason it is skipped."""
         return None

@@ -208,3 +208,16 @@ Pebble 2024/01/01 10:00:03 Added order "abe" to the db
 def test_pebble_orders_counts_only_orders():
     assert verify.pebble_orders(PEBBLE_LOG) == 3
     assert verify.pebble_orders("") == 0
+
+
+def test_hosts_recap_needs_every_host_and_no_failure(tmp_path):
+    from bench.contenders.hosts import check_recap_hosts
+    line = "%s                  : ok=4    changed=0    unreachable=0    failed=0    skipped=0    rescued=0    ignored=0\n"
+    log = tmp_path / "run.log"
+    log.write_text("PLAY RECAP ****\n" + line % "localhost" + line % "h001" + line % "h002")
+    check_recap_hosts(str(log), ["h001", "h002"], noop=True)
+    with pytest.raises(VerifyError, match="1 host.s. missing from the PLAY RECAP: h003"):
+        check_recap_hosts(str(log), ["h001", "h002", "h003"], noop=True)
+    log.write_text("PLAY RECAP ****\n" + (line % "h001").replace("changed=0", "changed=1") + line % "h002")
+    with pytest.raises(VerifyError, match="changed=1 on a no-op run .h001."):
+        check_recap_hosts(str(log), ["h001", "h002"], noop=True)
