@@ -212,7 +212,7 @@ def test_pebble_orders_counts_only_orders():
 
 def test_hosts_recap_needs_every_host_and_no_failure(tmp_path):
     from bench.contenders.hosts import check_recap_hosts
-    line = "%s                  : ok=4    changed=0    unreachable=0    failed=0    skipped=0    rescued=0    ignored=0\n"
+    line = "%s            : ok=4    changed=0    unreachable=0    failed=0    skipped=0    rescued=0    ignored=0\n"
     log = tmp_path / "run.log"
     log.write_text("PLAY RECAP ****\n" + line % "localhost" + line % "h001" + line % "h002")
     check_recap_hosts(str(log), ["h001", "h002"], noop=True)
