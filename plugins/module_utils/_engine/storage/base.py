@@ -31,6 +31,8 @@ a deadline), so no operation hangs; see each backend's TIMEOUT constants.
 from __future__ import annotations
 
 import abc
+import datetime
+import email.utils
 import getpass
 import hashlib
 import json
@@ -40,6 +42,7 @@ import re
 import secrets
 import socket
 import time
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import List
 
@@ -199,9 +202,17 @@ class Storage(abc.ABC):
     def exists(self, key: str) -> bool:
         return self.stat(key) is not None
 
+    # how many loads load_many runs at once (object stores: one request per key, so in parallel)
+    parallel_loads = 1
+
     def load_many(self, keys: List[str]) -> dict[str, bytes | None]:
-        """{key: content or None}; backends override this to fetch in parallel or in one round trip."""
-        return {key: self.load(key) for key in keys}
+        """{key: content or None}, parallel_loads at a time; a backend with a batch read overrides this."""
+        for key in keys:
+            check_key(key)
+        if self.parallel_loads <= 1 or len(keys) <= 1:
+            return {key: self.load(key) for key in keys}
+        with ThreadPoolExecutor(max_workers=min(self.parallel_loads, len(keys))) as pool:
+            return dict(zip(keys, pool.map(self.load, keys)))
 
     def delete_tree(self, prefix: str) -> None:
         """Remove every key under prefix (which must end in '/')."""
@@ -322,3 +333,81 @@ def parse_lock_record(data: bytes | None) -> dict | None:
 
 def public_holder(record: dict) -> dict:
     return {k: record[k] for k in ("host", "pid", "user", "acquired", "run") if k in record}
+
+
+LEASE_SLACK = 1.0   # object stores give modification times and Date headers to the second
+
+
+def lease_state(name: str, body: bytes | None, ttl_if_unreadable: float, server_date: str | None,
+                modified: datetime.datetime | None) -> tuple[dict, LockState]:
+    """(record, LockState) of a lease object read from an object store. Expiry is judged by the server's
+    clock (its Date header against the object's modification time), so that hosts whose clocks disagree
+    agree on it; without those, by the holder's own recorded expiry."""
+    record = parse_lock_record(body) or {}
+    try:
+        ttl = float(record["ttl"])
+    except (KeyError, TypeError, ValueError):
+        ttl = ttl_if_unreadable
+    if server_date and modified:
+        expires = modified.timestamp() + ttl + LEASE_SLACK
+        held = email.utils.parsedate_to_datetime(server_date).timestamp() < expires
+    else:
+        try:
+            expires = float(record["expires"])
+        except (KeyError, TypeError, ValueError):
+            expires = time.time() + ttl
+        held = time.time() < expires
+    return record, LockState(name, held, expires, public_holder(record), record.get("owner"))
+
+
+class ConditionalLeases(Storage):
+    """Locks of an object store with conditional writes (S3, GCS): a lease object created only if absent,
+    taken over (expired) or extended (own) only if unchanged since it was read, and deleted only if
+    unchanged. Backends supply the three conditional operations; `version` is what they read (an ETag, a
+    generation), None for "must not exist"."""
+
+    @abc.abstractmethod
+    def _lease(self, name: str, ttl_if_unreadable: float = 0.0) -> tuple[dict, object, LockState] | None:
+        """(record, version, LockState) of the lease, or None when there is none."""
+
+    @abc.abstractmethod
+    def _put_lease(self, name: str, body: bytes, version: object) -> bool:
+        """Write the lease if it still is `version` (None: if it does not exist); False when someone else
+        was faster."""
+
+    @abc.abstractmethod
+    def _delete_lease(self, name: str, version: object) -> bool:
+        """Delete the lease if it still is `version`: True; False when it is gone. Raise LockError when it
+        changed (taken over after expiry)."""
+
+    def _try_lock(self, name: str, ttl: float, owner: str) -> Lock | LockState:
+        state = None
+        for _attempt in range(5):
+            lock = Lock(name=name, owner=owner, expires=time.time() + ttl, ttl=ttl, backend=self.kind)
+            body = lock_record(owner, ttl, lock.expires)
+            if self._put_lease(name, body, None):
+                return lock
+            lease = self._lease(name, ttl)
+            if lease is None:
+                continue          # released between our write and the read: try to create it again
+            record, version, state = lease
+            if record.get("owner") != owner and state.held:
+                return state
+            if self._put_lease(name, body, version):
+                return lock       # took over an expired lease, or extended our own
+        return state or LockState(name, True)
+
+    def _release(self, name: str, owner: str) -> bool:
+        lease = self._lease(name)
+        if lease is None:
+            return False
+        record, version, state = lease
+        if record.get("owner") != owner:
+            raise LockError("lock %r on %s is held by another owner (it expired and was taken over, or the token "
+                            "is wrong); not released" % (name, self.describe()), lock=state.to_result())
+        return self._delete_lease(name, version)
+
+    def lock_state(self, name: str) -> LockState:
+        check_key(name, "name")
+        lease = self._lease(name)
+        return LockState(name, False) if lease is None else lease[2]

@@ -28,16 +28,13 @@ expires, host, pid}, on GCS's generation preconditions:
 """
 from __future__ import annotations
 
-import email.utils
 import json
 import threading
-import time
-from concurrent.futures import ThreadPoolExecutor
 from typing import Any, Callable, List, TypeVar
 
 from ..errors import InputError, LockError, StorageError
-from .base import (RESERVED_TOP, Lock, LockState, ObjectStat, Storage, check_key, check_prefix, lock_record,
-                   parse_lock_record, public_holder)
+from .base import (RESERVED_TOP, ConditionalLeases, LockState, ObjectStat, check_key, check_prefix,
+                   lease_state)
 
 try:
     import requests
@@ -51,15 +48,15 @@ except ImportError:  # reported by the module through deps.missing()
 Result = TypeVar("Result")
 SCOPES = ("https://www.googleapis.com/auth/devstorage.read_write",)
 PARALLEL = 16
-LEASE_SLACK = 1.0              # the Date header has a resolution of one second
 CONNECT_TIMEOUT = 3.0
 READ_TIMEOUT = 5.0
 DEFAULT_TIMEOUT = 10.0
 LIST_FIELDS = "items(name),prefixes,nextPageToken"
 
 
-class GCSStorage(Storage):
+class GCSStorage(ConditionalLeases):
     kind = "gcs"
+    parallel_loads = PARALLEL
 
     def __init__(self, gcs_bucket: str | None = None, gcs_prefix: str | None = None, gcs_project: str | None = None,
                  gcs_credentials_file: str | None = None, gcs_credentials_content: str | None = None,
@@ -243,14 +240,6 @@ class GCSStorage(Storage):
             self._check_bucket()
             return None
 
-    def load_many(self, keys: List[str]) -> dict[str, bytes | None]:
-        for key in keys:
-            check_key(key)
-        if len(keys) <= 1:
-            return {key: self.load(key) for key in keys}
-        with ThreadPoolExecutor(max_workers=min(PARALLEL, len(keys))) as pool:
-            return dict(zip(keys, pool.map(self.load, keys)))
-
     def delete(self, key: str) -> None:
         check_key(key)
         try:
@@ -293,8 +282,7 @@ class GCSStorage(Storage):
     def _lease_key(self, name: str) -> str:
         return "%s%s/%s.json" % (self.prefix, RESERVED_TOP, name)
 
-    def _lease(self, name: str, ttl_if_unreadable: float = 0.0) -> tuple[dict, int, LockState] | None:
-        """(record, generation, LockState) of the lease, or None when there is none."""
+    def _lease(self, name: str, ttl_if_unreadable: float = 0.0) -> tuple[dict, object, LockState] | None:
         full = self._lease_key(name)
         where = "%s/%s.json" % (RESERVED_TOP, name)
         for _attempt in range(5):
@@ -312,33 +300,15 @@ class GCSStorage(Storage):
                                   timeout=self.timeout, retry=self.retry)
             except (gexc.NotFound, gexc.PreconditionFailed):
                 continue    # replaced or released in between: read again
-            break
-        else:
-            return None
-        record = parse_lock_record(body) or {}
-        try:
-            ttl = float(record["ttl"])
-        except (KeyError, TypeError, ValueError):
-            ttl = ttl_if_unreadable
-        if date and blob.updated:
-            server_now = email.utils.parsedate_to_datetime(date).timestamp()
-            expires = blob.updated.timestamp() + ttl + LEASE_SLACK
-            held = server_now < expires
-        else:   # no server clock: fall back to the holder's own expiry
-            try:
-                expires = float(record["expires"])
-            except (KeyError, TypeError, ValueError):
-                expires = time.time() + ttl
-            held = time.time() < expires
-        return record, blob.generation, LockState(name, held, expires, public_holder(record), record.get("owner"))
+            record, state = lease_state(name, body, ttl_if_unreadable, date, blob.updated)
+            return record, blob.generation, state
+        return None
 
-    def _put_lease(self, name: str, body: bytes, generation: int) -> bool:
-        """Upload the lease if its generation is still `generation` (0: it must not exist); False when
-        the precondition failed (someone else was faster)."""
+    def _put_lease(self, name: str, body: bytes, version: object) -> bool:
         try:
             self._call("upload", "%s/%s.json" % (RESERVED_TOP, name), self._blob(self._lease_key(name))
                        .upload_from_string, body, content_type="application/json", timeout=self.timeout,
-                       retry=self.retry, if_generation_match=generation)
+                       retry=self.retry, if_generation_match=0 if version is None else version)
             return True
         except gexc.PreconditionFailed:
             return False
@@ -346,47 +316,16 @@ class GCSStorage(Storage):
             self._check_bucket()
             return False
 
-    def _try_lock(self, name: str, ttl: float, owner: str) -> Lock | LockState:
-        state = None
-        for _attempt in range(5):
-            started = time.time()
-            lock = Lock(name=name, owner=owner, expires=started + ttl, ttl=ttl, backend=self.kind)
-            body = lock_record(owner, ttl, lock.expires)
-            if self._put_lease(name, body, 0):
-                return lock
-            lease = self._lease(name, ttl)
-            if lease is None:
-                continue          # released between our upload and the read: try to create it again
-            record, generation, state = lease
-            if record.get("owner") != owner and state.held:
-                return state
-            if self._put_lease(name, body, generation):
-                return lock       # took over an expired lease, or extended our own
-        return state or LockState(name, True)
-
-    def _release(self, name: str, owner: str) -> bool:
-        lease = self._lease(name)
-        if lease is None:
-            return False
-        record, generation, state = lease
-        if record.get("owner") != owner:
-            raise LockError("lock %r on %s is held by another owner (it expired and was taken over, or the token "
-                            "is wrong); not released" % (name, self.describe()), lock=state.to_result())
-        where = "%s/%s.json" % (RESERVED_TOP, name)
+    def _delete_lease(self, name: str, version: object) -> bool:
         try:
-            self._call("delete", where, self._blob(self._lease_key(name)).delete, timeout=self.timeout,
-                       retry=self.retry, if_generation_match=generation)
+            self._call("delete", "%s/%s.json" % (RESERVED_TOP, name), self._blob(self._lease_key(name)).delete,
+                       timeout=self.timeout, retry=self.retry, if_generation_match=version)
         except gexc.NotFound:
             return False
         except gexc.PreconditionFailed:
             raise LockError("lock %r on %s changed while it was being released (taken over after expiry); "
                             "not released" % (name, self.describe())) from None
         return True
-
-    def lock_state(self, name: str) -> LockState:
-        check_key(name, "name")
-        lease = self._lease(name)
-        return LockState(name, False) if lease is None else lease[2]
 
 
 def _first_line(exc: BaseException) -> str:

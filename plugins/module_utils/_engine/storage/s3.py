@@ -25,15 +25,13 @@ expires, host, pid}:
 """
 from __future__ import annotations
 
-import email.utils
 import random
 import time
-from concurrent.futures import ThreadPoolExecutor
 from typing import TYPE_CHECKING, Any, Callable, List, SupportsIndex
 
 from ..errors import InputError, LockError, StorageError
-from .base import (RESERVED_TOP, Lock, LockState, ObjectStat, Storage, check_key, check_prefix, lock_record,
-                   parse_lock_record, public_holder)
+from .base import (RESERVED_TOP, ConditionalLeases, LockState, ObjectStat, check_key, check_prefix,
+                   lease_state)
 
 try:
     import boto3
@@ -62,7 +60,6 @@ READ_TIMEOUT = 5.0
 DEFAULT_TIMEOUT = 10.0
 RETRY_STATUS = (429, 500, 502, 503, 504)
 PARALLEL = 16
-LEASE_SLACK = 1.0              # LastModified and Date have a resolution of one second
 
 
 def _code(exc: ClientError) -> str:
@@ -73,8 +70,9 @@ def _status(exc: ClientError) -> int:
     return int(exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode") or 0)
 
 
-class S3Storage(Storage):
+class S3Storage(ConditionalLeases):
     kind = "s3"
+    parallel_loads = PARALLEL
     deletes_data = False
 
     def __init__(self, s3_bucket: str | None = None, s3_prefix: str | None = None, s3_endpoint_url: str | None = None,
@@ -245,14 +243,6 @@ class S3Storage(Storage):
         got = self._get(self._full(key))
         return None if got is None else got[0]
 
-    def load_many(self, keys: List[str]) -> dict[str, bytes | None]:
-        for key in keys:
-            check_key(key)
-        if len(keys) <= 1:
-            return {key: self.load(key) for key in keys}
-        with ThreadPoolExecutor(max_workers=min(PARALLEL, len(keys))) as pool:
-            return dict(zip(keys, pool.map(self.load, keys)))
-
     def delete(self, key: str) -> None:
         check_key(key)
         try:
@@ -299,34 +289,18 @@ class S3Storage(Storage):
     def _lease_key(self, name: str) -> str:
         return "%s%s/%s.json" % (self.prefix, RESERVED_TOP, name)
 
-    def _lease(self, name: str, ttl_if_unreadable: float = 0.0) -> tuple[dict, str | None, LockState] | None:
-        """(record, etag, LockState) of the lease, or None when there is none."""
+    def _lease(self, name: str, ttl_if_unreadable: float = 0.0) -> tuple[dict, object, LockState] | None:
         got = self._get(self._lease_key(name))
         if got is None:
             return None
         body, response = got
-        record = parse_lock_record(body) or {}
-        try:
-            ttl = float(record["ttl"])
-        except (KeyError, TypeError, ValueError):
-            ttl = ttl_if_unreadable
-        date = response.get("ResponseMetadata", {}).get("HTTPHeaders", {}).get("date")
-        modified = response.get("LastModified")
-        if date and modified:
-            server_now = email.utils.parsedate_to_datetime(date).timestamp()
-            expires = modified.timestamp() + ttl + LEASE_SLACK
-            held = server_now < expires
-        else:   # no server clock: fall back to the holder's own expiry
-            try:
-                expires = float(record["expires"])
-            except (KeyError, TypeError, ValueError):
-                expires = time.time() + ttl
-            held = time.time() < expires
-        state = LockState(name, held, expires, public_holder(record), record.get("owner"))
+        record, state = lease_state(name, body, ttl_if_unreadable,
+                                    response.get("ResponseMetadata", {}).get("HTTPHeaders", {}).get("date"),
+                                    response.get("LastModified"))
         return record, response.get("ETag"), state
 
-    def _put_lease(self, name: str, body: bytes, **condition: str | None) -> bool:
-        """Conditional PUT of the lease; False when the condition failed (someone else was faster)."""
+    def _put_lease(self, name: str, body: bytes, version: object) -> bool:
+        condition = {"IfNoneMatch": "*"} if version is None else {"IfMatch": version}
         try:
             self._call("put_object", Key=self._lease_key(name), Body=body, ContentType="application/json",
                        **condition, **self.sse_args)
@@ -337,35 +311,10 @@ class S3Storage(Storage):
                 return False
             raise self._error(exc, "PutObject", "%s/%s.json" % (RESERVED_TOP, name)) from None
 
-    def _try_lock(self, name: str, ttl: float, owner: str) -> Lock | LockState:
-        state = None
-        for _attempt in range(5):
-            started = time.time()
-            lock = Lock(name=name, owner=owner, expires=started + ttl, ttl=ttl, backend=self.kind)
-            body = lock_record(owner, ttl, lock.expires)
-            if self._put_lease(name, body, IfNoneMatch="*"):
-                return lock
-            lease = self._lease(name, ttl)
-            if lease is None:
-                continue          # released between our PUT and GET: try to create it again
-            record, etag, state = lease
-            if record.get("owner") != owner and state.held:
-                return state
-            if self._put_lease(name, body, IfMatch=etag):
-                return lock       # took over an expired lease, or extended our own
-        return state or LockState(name, True)
-
-    def _release(self, name: str, owner: str) -> bool:
-        lease = self._lease(name)
-        if lease is None:
-            return False
-        record, etag, state = lease
-        if record.get("owner") != owner:
-            raise LockError("lock %r on %s is held by another owner (it expired and was taken over, or the token "
-                            "is wrong); not released" % (name, self.describe()), lock=state.to_result())
+    def _delete_lease(self, name: str, version: object) -> bool:
         key = self._lease_key(name)
         try:
-            self._call("delete_object", Key=key, IfMatch=etag)
+            self._call("delete_object", Key=key, IfMatch=version)
         except ClientError as exc:
             if _status(exc) == 404 or _code(exc) == "NoSuchKey":
                 return False
@@ -380,8 +329,3 @@ class S3Storage(Storage):
                 return True
             raise self._error(exc, "DeleteObject", key[len(self.prefix):]) from None
         return True
-
-    def lock_state(self, name: str) -> LockState:
-        check_key(name, "name")
-        lease = self._lease(name)
-        return LockState(name, False) if lease is None else lease[2]

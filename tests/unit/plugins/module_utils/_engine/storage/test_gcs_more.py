@@ -14,6 +14,7 @@ from google.api_core.retry import retry_base, retry_unary
 from google.auth import exceptions as auth_exceptions
 
 from ansible_collections.autotls.acme.plugins.module_utils._engine.errors import InputError, LockError, StorageError
+from ansible_collections.autotls.acme.plugins.module_utils._engine.storage import base
 from ansible_collections.autotls.acme.plugins.module_utils._engine.storage import gcs as gcs_module
 from ansible_collections.autotls.acme.plugins.module_utils._engine.storage.factory import open_backend
 
@@ -338,7 +339,7 @@ def test_unreadable_lease_record_uses_the_given_ttl():
     script[("GET", DL + LEASE)] = [media(b"not json", 8)]
     backend, recorder = backend_with(script)
     state = backend.lock_state("www")    # ttl 0 and written 5 s ago by the server's clock: expired
-    assert not state.held and state.expires == pytest.approx(now - 5 + 0 + gcs_module.LEASE_SLACK, abs=0.01)
+    assert not state.held and state.expires == pytest.approx(now - 5 + 0 + base.LEASE_SLACK, abs=0.01)
     # a lock attempt judges it by its own ttl: written 5 s ago, it holds for a ttl of 30 s ...
     script[("POST", UP)] = [error(412)]
     with pytest.raises(LockError):

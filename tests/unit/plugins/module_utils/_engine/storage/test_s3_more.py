@@ -8,6 +8,7 @@ import pytest
 from botocore.exceptions import BotoCoreError, NoRegionError, ReadTimeoutError
 
 from ansible_collections.autotls.acme.plugins.module_utils._engine.errors import InputError, LockError, StorageError
+from ansible_collections.autotls.acme.plugins.module_utils._engine.storage import base
 from ansible_collections.autotls.acme.plugins.module_utils._engine.storage import s3 as s3_mod
 from ansible_collections.autotls.acme.plugins.module_utils._engine.storage.base import Lock, LockState, lock_record
 from ansible_collections.autotls.acme.plugins.module_utils._engine.storage.s3 import S3Storage
@@ -162,9 +163,9 @@ def test_a_lease_with_an_unreadable_ttl_counts_for_the_asked_ttl(fake, s3):
     fake.objects["team/locks/www.json"] = (b'{"owner": "other", "ttl": "soon"}', '"e1"', fake.now)
     got = s3._try_lock("www", 60, "me")
     assert isinstance(got, LockState) and got.held and got.owner == "other"
-    assert got.expires == pytest.approx(fake.now.timestamp() + 60 + s3_mod.LEASE_SLACK)
+    assert got.expires == pytest.approx(fake.now.timestamp() + 60 + base.LEASE_SLACK)
     seen = s3.lock_state("www")             # without a requested TTL: held for the slack only
-    assert seen.held and seen.expires == fake.now.timestamp() + s3_mod.LEASE_SLACK
+    assert seen.held and seen.expires == fake.now.timestamp() + base.LEASE_SLACK
     fake.now += datetime.timedelta(seconds=2)
     assert not s3.lock_state("www").held
     assert isinstance(s3._try_lock("www", 60, "me"), LockState)   # still within the asked 60 s
