@@ -295,7 +295,7 @@ def issue_with_dns(client: AcmeClient, request: CertificateRequest, solver: DNSS
     """
     pending = order.create(client, request.identifiers, replaces=replaces, profile=request.profile,
                            challenge_type="dns-01")
-    cleanup_errors = []
+    cleanup_errors: list[str] | None = None
     try:
         solver.publish(pending.challenge_records)
         result = finish(client, request, pending.url, reason, keep=keep)
@@ -305,7 +305,8 @@ def issue_with_dns(client: AcmeClient, request: CertificateRequest, solver: DNSS
             error.details["dns_cleanup_errors"] = cleanup_errors
         raise
     finally:
-        cleanup_errors = cleanup_errors or solver.remove()
+        if cleanup_errors is None:   # success, or an error that is not ours: the records go all the same
+            cleanup_errors = solver.remove()
     if cleanup_errors:  # the certificate is issued and written: report, do not lose it
         result["dns_cleanup_errors"] = cleanup_errors
     result["challenge_records"] = [record.to_result() for record in pending.challenge_records]

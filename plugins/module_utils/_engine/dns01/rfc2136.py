@@ -56,8 +56,10 @@ class RFC2136Provider(Provider):
         from .lookup import parse_server
         if not server:
             raise InputError("dns.server", "is required for provider rfc2136 (the primary name server's address)")
-        self.server, _port = parse_server(server, "dns.server", default_port=port or 53)
-        self.port = port or _port
+        self.server, self.port = parse_server(server, "dns.server", default_port=port or 53)
+        if port and self.port != port:
+            raise InputError("dns.port", "is %d, but dns.server %r names port %d; give the port once" % (
+                port, server, self.port))
         if bool(key_name) != bool(key_secret):
             raise InputError("dns.key_secret" if key_name else "dns.key_name",
                              "is required when %s is set" % ("dns.key_name" if key_name else "dns.key_secret"))

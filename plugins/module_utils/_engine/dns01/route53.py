@@ -144,7 +144,7 @@ class Route53Provider(Provider):
             if self.clock() >= deadline:
                 raise DNSError("Route 53 change %s is still %s after %s s (%s)" % (
                     info.get("Id"), info.get("Status"), self.sync_timeout, what), dns_provider="route53")
-            self.sleep(delay)
+            self.sleep(min(delay, max(deadline - self.clock(), 0.0)))   # never past the deadline
             delay = min(delay * 2, 5.0)
             info = self._call("get_change", what, Id=info["Id"])["ChangeInfo"]
 

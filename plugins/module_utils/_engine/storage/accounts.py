@@ -17,7 +17,7 @@ from __future__ import annotations
 import json
 
 from .. import keys, policy
-from ..errors import StorageError
+from ..errors import InputError, StorageError
 from ..timefmt import iso
 from .base import Lock, Storage
 from .bundles import directory_slug
@@ -44,7 +44,8 @@ class AccountStore:
         try:
             record = json.loads(data.decode("utf-8"))
             key = keys.load_private_key(record["private_key"].encode(), "stored account key")
-        except (UnicodeDecodeError, ValueError, KeyError, TypeError, AttributeError):
+        except (UnicodeDecodeError, ValueError, KeyError, TypeError, AttributeError, InputError):
+            # a key that does not load is damaged storage, not the caller's input
             raise StorageError("the stored ACME account %s on %s is damaged" % (self.key, self.storage.describe()),
                                key=self.key) from None
         return dict(record, private_key=key)

@@ -83,6 +83,12 @@ def check_prefix(prefix: str, field_name: str = "prefix") -> str:
     return prefix
 
 
+def listed(keys: List[str]) -> List[str]:
+    """Keys as a listing returns them: sorted, without the reserved lock area (check_prefix never lets a
+    listing start inside it, so it is never asked for)."""
+    return sorted(key for key in keys if key.split("/", 1)[0] != RESERVED_TOP)
+
+
 def new_token() -> str:
     """An owner token: unguessable, URL- and file-safe."""
     return secrets.token_urlsafe(18)

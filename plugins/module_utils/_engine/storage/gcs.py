@@ -34,7 +34,7 @@ from typing import Any, Callable, List, TypeVar
 
 from ..errors import InputError, LockError, StorageError
 from .base import (RESERVED_TOP, ConditionalLeases, LockState, ObjectStat, check_key, check_prefix,
-                   lease_state)
+                   lease_state, listed)
 
 try:
     import requests
@@ -262,7 +262,7 @@ class GCSStorage(ConditionalLeases):
             raise self._missing_bucket() from None
         self._bucket_exists = True
         found = [name[len(self.prefix):] for name in found]
-        return sorted(key for key in found if key.split("/", 1)[0] != RESERVED_TOP or prefix.startswith(RESERVED_TOP))
+        return listed(found)
 
     def stat(self, key: str) -> ObjectStat | None:
         check_key(key)

@@ -31,7 +31,7 @@ from typing import TYPE_CHECKING, Any, Callable, List, SupportsIndex
 
 from ..errors import InputError, LockError, StorageError
 from .base import (RESERVED_TOP, ConditionalLeases, LockState, ObjectStat, check_key, check_prefix,
-                   lease_state)
+                   lease_state, listed)
 
 try:
     import boto3
@@ -267,7 +267,7 @@ class S3Storage(ConditionalLeases):
             if not response.get("IsTruncated"):
                 break
             kwargs["ContinuationToken"] = response["NextContinuationToken"]
-        return sorted(key for key in found if key.split("/", 1)[0] != RESERVED_TOP or prefix.startswith(RESERVED_TOP))
+        return listed(found)
 
     def stat(self, key: str) -> ObjectStat | None:
         check_key(key)

@@ -169,6 +169,7 @@ def test_zone_configured_or_looked_up():
     ({"server": None}, "dns.server", "is required for provider rfc2136"),
     ({"server": "ns1.example.com"}, "dns.server", "is not an IP address"),
     ({"server": "192.0.2.1:99999"}, "dns.server", "port 99999 of '192.0.2.1:99999' is out of range"),
+    ({"server": "192.0.2.1:5353", "port": 53}, "dns.port", "is 53, but dns.server '192.0.2.1:5353' names port 5353"),
     ({"key_secret": None}, "dns.key_secret", "is required when dns.key_name is set"),
     ({"key_name": None}, "dns.key_name", "is required when dns.key_secret is set"),
     ({"key_algorithm": "hmac-sha3"}, "dns.key_algorithm", "'hmac-sha3' is not one of hmac-sha256"),

@@ -8,7 +8,7 @@ import pytest
 
 from ansible_collections.autotls.acme.plugins.module_utils._engine import keys, policy
 from ansible_collections.autotls.acme.plugins.module_utils._engine.errors import (
-    EngineError, InputError, LockError, StorageError)
+    InputError, LockError, StorageError)
 from ansible_collections.autotls.acme.plugins.module_utils._engine.storage import accounts
 from ansible_collections.autotls.acme.plugins.module_utils._engine.storage.bundles import directory_slug
 from ansible_collections.autotls.acme.plugins.module_utils._engine.storage.factory import open_backend
@@ -110,14 +110,12 @@ def test_damaged_record_is_a_storage_error(store, backend, content):
     assert err.value.details["key"] == store.key
 
 
-def test_unreadable_stored_key_is_refused(store, backend):
-    # Known gap: keys.load_private_key raises InputError (field "stored account key"), which AccountStore.load does
-    # not map to its "damaged" StorageError. Either way nothing is returned and the caller gets an EngineError.
+def test_unreadable_stored_key_is_damaged_storage(store, backend):
     bad_pem = "-----BEGIN PRIVATE KEY-----\nnope\n-----END PRIVATE KEY-----\n"
     backend.store(store.key, json.dumps({"private_key": bad_pem}).encode(), private=True)
-    with pytest.raises(EngineError) as err:
+    with pytest.raises(StorageError) as err:     # damaged storage, not the caller's input
         store.load()
-    assert "stored account key" in err.value.msg or store.key in err.value.msg
+    assert store.key in err.value.msg and "damaged" in err.value.msg
 
 
 def test_lock_is_taken_and_released(store, backend):
