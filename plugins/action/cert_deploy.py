@@ -12,7 +12,8 @@ from ansible.plugins.action import ActionBase
 
 class ActionModule(ActionBase):
     TRANSFERS_FILES = False
-    _VALID_ARGS = frozenset(("files", "owner", "group", "mode", "key_mode", "compare_only"))
+    _VALID_ARGS = frozenset(("files", "certificates", "owner", "group", "mode", "key_mode", "compare_only",
+                             "follow_symlinks"))
 
     def run(self, tmp=None, task_vars=None):
         result = super().run(tmp, task_vars)
@@ -41,7 +42,8 @@ class ActionModule(ActionBase):
                 raise AnsibleActionFail("files[%d]: needs src or srcs (files on the control node) or text" % index)
             shipped["content"] = base64.b64encode(content).decode()
             files.append(shipped)
-        args["files"] = files
+        if "files" in args:
+            args["files"] = files
         result.update(self._execute_module(module_name="autotls.acme.cert_deploy", module_args=args,
                                            task_vars=task_vars))
         return result

@@ -8,16 +8,37 @@ Plain data in, plain data out: the role calls them once per run, not per host or
 from __future__ import annotations
 
 import datetime
+import importlib
 import math
 import posixpath
 
-from ansible_collections.autotls.acme.plugins.module_utils._engine import (
-    account, client, fsio, keys, layout, policy, timefmt)
-from ansible_collections.autotls.acme.plugins.module_utils._engine.storage import factory
-from ansible_collections.autotls.acme.plugins.module_utils._engine.dns01 import providers as dns_providers
+from ansible_collections.autotls.acme.plugins.module_utils._engine import fsio, keys, layout, policy, timefmt
 from ansible_collections.autotls.acme.plugins.module_utils._engine.errors import InputError
-from ansible_collections.autotls.acme.plugins.module_utils._engine.storage import base as storage_base
-from ansible_collections.autotls.acme.plugins.module_utils._engine.storage.bundles import validate_name
+
+_ENGINE = "ansible_collections.autotls.acme.plugins.module_utils._engine."
+
+
+class _OnFirstUse:
+    """A module imported when one of its names is first used.
+
+    Ansible imports a filter plugin in each task's worker process, so this file is imported once per task
+    that uses one of its filters. Only the input checks need the ACME client, the storage backends and the
+    DNS providers (a few hundred milliseconds of imports: acme, requests, boto3); every other filter does not
+    pay for them."""
+
+    def __init__(self, name):
+        self._name = name
+
+    def __getattr__(self, attr):
+        return getattr(importlib.import_module(_ENGINE + self._name), attr)
+
+
+account = _OnFirstUse("account")
+client = _OnFirstUse("client")
+factory = _OnFirstUse("storage.factory")
+dns_providers = _OnFirstUse("dns01.providers")
+storage_base = _OnFirstUse("storage.base")
+_bundles = _OnFirstUse("storage.bundles")
 
 FILES = layout.KINDS   # privkey, cert, chain, fullchain
 PATH_OPTIONS = {layout.kind_of(part): part + "_path" for part in layout.PARTS}
@@ -131,7 +152,7 @@ def certificate_request_errors(certificate_list, contact_email, services=None, s
     check(account.validate_contacts, [contact_email or ""], "certificate_contact_email")
     seen = set()
     for index, item in enumerate(certificate_list or []):
-        check(validate_name, item.get("name"), "certificate_list[%d].name" % index)
+        check(_bundles.validate_name, item.get("name"), "certificate_list[%d].name" % index)
         if item.get("name") in seen:
             errors.append("certificate_list[%d].name: %r is used twice" % (index, item.get("name")))
         seen.add(item.get("name"))
@@ -390,6 +411,28 @@ def certificate_deploy_files(plan, deploy_dir, info=None, names=None, pending=Fa
                 entry["srcs"] = [cert["staging"][kind] for kind in COMBINED]
             files.append(entry)
     return files
+
+
+def certificate_deploy_compare(plan, deploy_dir, info):
+    """cert_deploy's compare_only entries, one per certificate: the directory of its files, the SHA-256 storage
+    has for each (empty when unknown: never current), the files deployed elsewhere, and HAProxy's combined file.
+    The same comparison as certificate_deploy_files(plan, deploy_dir, info), a quarter of the entries."""
+    stored = {entry["name"]: entry.get("file_sha256") or {} for entry in (info or {}).get("certificates", [])}
+    entries = []
+    for cert in plan:
+        hashes = stored.get(cert["name"], {})
+        entry = {"name": cert["name"], "dir": posixpath.join(deploy_dir, cert["name"]),
+                 "sha256": {layout.FILE_OF_KIND[kind]: hashes.get(layout.FILE_OF_KIND[kind]) or "" for kind in FILES}}
+        paths = {layout.FILE_OF_KIND[kind]: cert["deploy"][kind] for kind in FILES if cert["deploy"][kind]}
+        if paths:
+            entry["paths"] = paths
+        if layout.KEY_FILE != "privkey.pem":  # the module's default
+            entry["key"] = layout.KEY_FILE
+        if cert.get("combined"):
+            entry["combined"] = cert["combined"]
+            entry["combined_parts"] = [layout.FILE_OF_KIND[kind] for kind in COMBINED]
+        entries.append(entry)
+    return entries
 
 
 def certificate_challenge_files(challenge_files, webroot, state="present"):
@@ -695,6 +738,7 @@ class FilterModule:
             "certificate_deployable": certificate_deployable,
             "certificate_order_requests": certificate_order_requests,
             "certificate_deploy_files": certificate_deploy_files,
+            "certificate_deploy_compare": certificate_deploy_compare,
             "certificate_placeholders": certificate_placeholders,
             "certificate_tls_checks": certificate_tls_checks,
             "certificate_services_of": certificate_services_of,

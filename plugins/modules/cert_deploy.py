@@ -29,10 +29,11 @@ attributes:
     details: Lists the files that would change, never their content.
 options:
   files:
-    description: The files to deploy.
+    description:
+      - The files to deploy (or, with O(compare_only), to compare).
+      - One of O(files) and O(certificates) is required.
     type: list
     elements: dict
-    required: true
     suboptions:
       src:
         description: Path of the file on the control node (read by the action plugin).
@@ -78,6 +79,49 @@ options:
             these SHA-256 digests, in this order (a combined PEM compared with the stored key and full chain).
         type: list
         elements: str
+  certificates:
+    description:
+      - With O(compare_only), the files to compare given one entry per certificate instead of one per file in
+        O(files) - a directory and the SHA-256 of each file in it - so that comparing a thousand certificates costs a
+        thousand small entries, not four thousand.
+      - Reports exactly what the same files given in O(files) would (RV(stale_groups), RV(missing_groups)); each
+        certificate is one group, named by O(certificates[].name).
+    type: list
+    elements: dict
+    suboptions:
+      name:
+        description: The certificate's name; the group reported in RV(stale_groups) and RV(missing_groups).
+        type: str
+        required: true
+      dir:
+        description: The directory holding the certificate's files, each under its name in O(certificates[].sha256).
+        type: path
+        required: true
+      sha256:
+        description:
+          - File name (in O(certificates[].dir)) to the SHA-256 (hex) the file's content must have; an empty digest
+            means nothing is known to match, so the certificate is stale.
+        type: dict
+        required: true
+      paths:
+        description:
+          - File name (a key of O(certificates[].sha256)) to the absolute path the file is deployed at instead of
+            O(certificates[].dir).
+        type: dict
+      key:
+        description: Which file name of O(certificates[].sha256) is the private key (compared with O(key_mode)).
+        type: str
+        default: privkey.pem
+      combined:
+        description:
+          - One more file, a private key, whose content is the concatenation of the files named in
+            O(certificates[].combined_parts) (HAProxy's key and full chain in one PEM).
+        type: path
+      combined_parts:
+        description: The file names (keys of O(certificates[].sha256)) that O(certificates[].combined) concatenates.
+        type: list
+        elements: str
+        default: [privkey.pem, fullchain.pem]
   follow_symlinks:
     description:
       - Write through symlinked directories in O(files[].dest). By default a symlink that is not part of the
@@ -127,6 +171,19 @@ EXAMPLES = r'''
       - {group: api, key: true, srcs: [/tmp/staging/api/privkey.pem, /tmp/staging/api/fullchain.pem],
          dest: /etc/haproxy/certs/api.pem}
   notify: Reload nginx
+
+- name: Which certificates does this host lack or hold stale copies of? (one entry per certificate)
+  autotls.acme.cert_deploy:
+    compare_only: true
+    owner: root
+    group: root
+    certificates:
+      - name: www
+        dir: /etc/ssl/www
+        sha256:
+          privkey.pem: "{{ www_hashes['privkey.pem'] }}"
+          fullchain.pem: "{{ www_hashes['fullchain.pem'] }}"
+  register: compared   # compared.stale_groups, compared.missing_groups
 '''
 
 RETURN = r'''
@@ -186,10 +243,38 @@ def _stale(path, sha256, mode, owner, group, parts=None) -> bool:
     return fsio.needs_write(fsio.FileSpec(path, b"", mode, owner=owner, group=group), matches)
 
 
+def _certificate_files(certificates) -> list:
+    """The entries of O(certificates) as the file entries of O(files) they stand for (dest, group, key, sha256 or
+    sha256_parts, no mode of their own)."""
+    files = []
+    for index, cert in enumerate(certificates):
+        where = "certificates[%d]" % index
+        if not os.path.isabs(cert["dir"]):
+            raise InputError(where + ".dir", "must be an absolute path, got %r" % cert["dir"])
+        paths = cert["paths"] or {}
+        unknown = sorted(set(paths) - set(cert["sha256"]))
+        if unknown:
+            raise InputError(where + ".paths", "names files that sha256 does not: %s" % ", ".join(unknown))
+        for filename, digest in cert["sha256"].items():
+            dest = paths.get(filename) or os.path.join(cert["dir"], filename)
+            if filename != os.path.basename(filename) or not filename or not os.path.isabs(dest):
+                raise InputError(where + ".sha256", "%r is not a file name in dir (or a path in paths)" % filename)
+            files.append({"dest": dest, "group": cert["name"], "key": filename == cert["key"], "mode": None,
+                          "sha256": str(digest or ""), "sha256_parts": None})
+        if cert["combined"]:
+            missing = [part for part in cert["combined_parts"] if part not in cert["sha256"]]
+            if missing:
+                raise InputError(where + ".combined_parts", "names files that sha256 does not: %s"
+                                 % ", ".join(missing))
+            files.append({"dest": cert["combined"], "group": cert["name"], "key": True, "mode": None, "sha256": None,
+                          "sha256_parts": [str(cert["sha256"][part] or "") for part in cert["combined_parts"]]})
+    return files
+
+
 def _compare(module, owner, group) -> dict:
     params = module.params
     stale, present = [], set()
-    for index, item in enumerate(params["files"]):
+    for index, item in enumerate(params["files"] or []):
         name = item["group"] or item["dest"]
         mode = fsio.mode_of(item["mode"] or (params["key_mode"] if item["key"] else params["mode"]),
                             "files[%d].mode" % index)
@@ -207,7 +292,14 @@ def _check(params) -> None:
     fsio.mode_of(params["mode"], "mode")
     if fsio.mode_of(params["key_mode"], "key_mode") & 0o007:
         raise InputError("key_mode", "%s would make private keys readable by others" % params["key_mode"])
-    for index, item in enumerate(params["files"]):
+    if params["certificates"] is not None:
+        if not params["compare_only"]:
+            raise InputError("certificates", "only with compare_only=true (files deploys)")
+        if params["files"]:
+            raise InputError("certificates", "give files or certificates, not both")
+    elif params["files"] is None:
+        raise InputError("files", "one of files or certificates is required")
+    for index, item in enumerate(params["files"] or []):
         where = "files[%d]" % index
         if not os.path.isabs(item["dest"]):
             raise InputError(where + ".dest", "must be an absolute path, got %r" % item["dest"])
@@ -225,6 +317,8 @@ def _work(module) -> dict:
     group = fsio.gid_of(params["group"])
     _check(params)
     if params["compare_only"]:
+        if params["certificates"] is not None:
+            params["files"] = _certificate_files(params["certificates"])
         return _compare(module, owner, group)
     groups, removals = {}, []
     for index, item in enumerate(params["files"]):
@@ -260,7 +354,7 @@ def _work(module) -> dict:
 def main():
     module = AnsibleModule(
         argument_spec=dict(
-            files=dict(type="list", elements="dict", required=True, options=dict(
+            files=dict(type="list", elements="dict", options=dict(
                 src=dict(type="path"),
                 srcs=dict(type="list", elements="path"),
                 text=dict(type="str"),
@@ -272,6 +366,15 @@ def main():
                 key=dict(type="bool", default=False),
                 sha256=dict(type="str"),
                 sha256_parts=dict(type="list", elements="str", no_log=False),
+            )),
+            certificates=dict(type="list", elements="dict", options=dict(
+                name=dict(type="str", required=True),
+                dir=dict(type="path", required=True),
+                sha256=dict(type="dict", required=True),
+                paths=dict(type="dict"),
+                key=dict(type="str", default="privkey.pem", no_log=False),
+                combined=dict(type="path"),
+                combined_parts=dict(type="list", elements="str", default=["privkey.pem", "fullchain.pem"]),
             )),
             compare_only=dict(type="bool", default=False),
             owner=dict(type="str"),
