@@ -31,8 +31,8 @@ def run(tmp_path, files=None, certificates=None, compare_only=True):
 @pytest.fixture
 def deployed(tmp_path):
     """a: current; b: its chain differs; c: nothing deployed; d: current, key elsewhere and HAProxy's combined file."""
-    contents = {name: {fn: ("%s %s\n" % (name, fn)).encode() for fn in ("privkey.pem", "cert.pem", "chain.pem",
-                                                                         "fullchain.pem")} for name in "abcd"}
+    filenames = ("privkey.pem", "cert.pem", "chain.pem", "fullchain.pem")
+    contents = {name: {fn: ("%s %s\n" % (name, fn)).encode() for fn in filenames} for name in "abcd"}
     live = tmp_path / "live"
     for name in "abd":
         (live / name).mkdir(parents=True)
@@ -70,7 +70,7 @@ def test_the_same_files_are_compared(deployed):
         [dict(CERT_DEFAULTS, **x) for x in f.certificate_deploy_compare(plan, live, info)])
     per_file = f.certificate_deploy_files(plan, live, info)
     strip = [{k: v for k, v in x.items() if k not in ("mode",) and v is not None} for x in expanded]
-    assert strip == [{k: v for k, v in x.items()} for x in per_file]
+    assert strip == per_file
 
 
 def test_storage_without_hashes_makes_every_certificate_stale(tmp_path, deployed):
