@@ -82,7 +82,7 @@ bench: deps collection-link
 bench-smoke: collection-link
 	$(PYTHON) bench/run.py --smoke $(if $(KEEP_STACK),--keep-stack)
 
-test: deps static changelog-lint units integration sanity lint bench-smoke
+test: deps static changelog-lint units integration sanity matrix lint bench-smoke
 
 # End to end on the embedded default: a local Pebble CA and nginx on loopback.
 demo: deps collection-link
