@@ -218,7 +218,7 @@ def _holder(kind, options, ttl, conn):
 
 @pytest.mark.timeout(60)
 def test_lock_of_a_killed_holder_is_taken_over_after_its_ttl_not_before(kind, options):
-    ttl = 5.0   # long enough that a loaded machine still tries several times before expiry
+    ttl = 8.0   # long enough that a loaded machine (seven test shards at once) still tries before expiry
     parent, child = FORK.Pipe()
     proc = FORK.Process(target=_holder, args=(kind, options, ttl, child))
     proc.start()
