@@ -17,14 +17,18 @@ I=tests/integration
 
 # NAME|EXTRA-ENV|PYTEST-ARGS, balanced by the durations of a full run (each shard prints its 10 slowest tests)
 R=$I/role
-ROLE_A="$R/test_site.py $R/test_cron.py $R/test_renew.py $R/test_status.py $R/test_account_storage_role.py"
+KILL=$I/faults/test_faults.py::test_kill_9_twenty_times_then_a_renewal_recovers
+ROLE_A="$R/test_site.py $R/test_cron.py"
+ROLE_B="$R/test_renew.py $R/test_status.py $R/test_account_storage_role.py $R/test_first_run.py $R/test_one_decision.py"
 SHARDS=(
     "storage||$I/storage"
     "nonce|PEBBLE_WFE_NONCEREJECT=90|-m issuance $I --ignore=$I/storage"
-    "faults-kill||$I/faults/test_faults.py $I/faults/test_nonce_storm.py"
-    "faults-ops||$I/faults/test_operations.py $I/servers"
+    "kill||$KILL"
+    "faults||$I/faults/test_faults.py --deselect $KILL $I/faults/test_nonce_storm.py $I/servers"
+    "operations||$I/faults/test_operations.py"
     "role-a||$ROLE_A"
-    "role-b||$R ${ROLE_A//$R\//--ignore=$R/}"
+    "role-b||$ROLE_B"
+    "role-c||$R ${ROLE_A//$R\//--ignore=$R/} ${ROLE_B//$R\//--ignore=$R/}"
     "modules||$I --ignore=$I/storage --ignore=$I/faults --ignore=$I/servers --ignore=$R"
 )
 
