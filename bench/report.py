@@ -234,7 +234,7 @@ def markdown(meta: dict, results: list, targets: list) -> str:
         out += ["", "Hosts: renew.yml over H hosts (local connection, each its own deploy directory, the same %d "
                 "certificates on each, one storage), nothing due and one certificate due; x floor: against one "
                 "debug task over the same inventory with the same forks; s/host: the marginal cost of a host "
-                "(the slope between the fewest and the most hosts).", "",
+                "(the slope between the fewest and the most hosts)." % meta.get("certs_per_host", 20), "",
                 "| " + " | ".join(hosts[0]) + " |", "|---|" + "---:|" * (len(hosts[0]) - 1)]
         out += ["| " + " | ".join(row) + " |" for row in hosts[1]]
     out += ["", "wall: elapsed time; CPU: user+system time of the whole process tree (client side only; the CA, "

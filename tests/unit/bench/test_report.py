@@ -179,6 +179,7 @@ def test_markdown():
     assert "| site | issue | 100 | 1 | 12.00 | 1.00 | 50 | 0.120 | 0.050 | 2.0 | ok |" in text
     assert "| PASS | site.yml issue N=100 <= 0.05 x certbot N=100 | wall s 12.000 <= 12.000 |" in text
     assert "| renew.yml no-op | 20 | 5.00 | 14.00 | 2.50 | 3.50 | 0.184 |" in text
+    assert "the same 20 certificates on each" in text
     assert text.endswith("\n- seeded\n")
 
 
