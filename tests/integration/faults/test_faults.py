@@ -126,7 +126,7 @@ def test_storage_lost_between_issue_and_store_keeps_the_certificate(s3_fleet, fa
     assert json.loads(pathlib.Path(os.path.dirname(entry), "journal.json").read_text()) == []
 
 
-@pytest.mark.timeout(1800)   # 22 runs of site.yml: about 3 minutes on an idle 2-core machine
+@pytest.mark.timeout(2700)   # 22+ runs of site.yml: about 3 minutes on an idle 2-core machine, far more in a loaded CI
 def test_kill_9_twenty_times_then_a_renewal_recovers(fleet):
     seed = int(os.environ.get("AUTOTLS_KILL_SEED") or random.randrange(10 ** 6))
     rng = random.Random(seed)
@@ -138,16 +138,20 @@ def test_kill_9_twenty_times_then_a_renewal_recovers(fleet):
     run_time = time.monotonic() - started
     observed = {fleet.stored_serial()}
     before = set(issued_serials())
-    kills = 0
+    kills = runs = 0
     while kills < 20:
         proc = start_playbook(fleet, SITE, certificate_force_renewal=True)
+        runs += 1
         time.sleep(rng.uniform(0.3, run_time))
         if proc.poll() is None:
             os.kill(proc.pid, signal.SIGKILL)   # the main ansible-playbook process, as `kill -9 PID` does
             kills += 1
+        else:   # the run finished first (runs got faster than the first one): aim earlier next time
+            run_time = max(1.0, run_time * 0.8)
         proc.wait()
         assert wait_group_gone(proc.pid)
         observed.add(fleet.stored_serial())
+    print("%d runs started, %d killed" % (runs, kills))
     print("after %d kills: %d private key file(s) under the staging base, %d challenge file(s), %d pending"
           % (kills, len(private_keys_under(fleet.staging_base)), len(challenge_files(HOSTS.values())),
              len(glob.glob(os.path.join(fleet.workdir, "pending", "*", "*", "order.json")))))
