@@ -369,13 +369,17 @@ def certificate_placeholders(plan, names):
     return placeholders
 
 
-def certificate_deployable(plan, info, failures=None):
+def certificate_deployable(plan, info, failures=None, renewed=None):
     """The planned certificates that can be deployed: every one storage holds (renewed now or still valid from
-    before, even when its renewal failed in this run), and none that failed and was never stored."""
-    stored = {entry["name"] for entry in (info or {}).get("certificates", [])
+    before, even when its renewal failed in this run), none that failed and was never stored, and no revoked one
+    that was not renewed in this run (renewed: the names renewed)."""
+    entries = (info or {}).get("certificates", [])
+    stored = {entry["name"] for entry in entries
               if entry.get("exists") and (entry.get("days_left") is None or entry["days_left"] > 0)}
     failed = {failure.get("name") for failure in failures or []}
-    return [cert for cert in plan or [] if cert["name"] in stored or cert["name"] not in failed]
+    revoked = {entry["name"] for entry in entries if entry.get("revoked")} - set(renewed or [])
+    return [cert for cert in plan or [] if (cert["name"] in stored or cert["name"] not in failed)
+            and cert["name"] not in revoked]
 
 
 def certificate_deploy_files(plan, deploy_dir, info=None, names=None, pending=False, placeholders=None):
@@ -489,6 +493,32 @@ def certificate_tls_checks(plan, serials, address):
                 check["starttls"] = endpoint["starttls"]
             checks.append(check)
     return checks
+
+
+def certificate_stored_serials(info):
+    """{name: serial} of the certificates storage holds (those a host can be checked for)."""
+    return {entry["name"]: entry["serial"] for entry in (info or {}).get("certificates", []) if entry.get("serial")}
+
+
+def certificate_tls_checks_hosts(plan, info, hosts, verify_addresses, ansible_hosts):
+    """tls_check entries for every host at once (each host's certificate_tls_checks): the stored certificates at
+    each host's verify address, else its ansible_host, else its name."""
+    serials = certificate_stored_serials(info)
+    stored = [cert for cert in plan if cert["name"] in serials]
+    checks = []
+    for host, verify_address, ansible_host in zip(hosts, verify_addresses, ansible_hosts):
+        checks += certificate_tls_checks(stored, serials, verify_address or ansible_host or host)
+    return checks
+
+
+def certificate_idle(run, compared):
+    """Whether a run has nothing to do beyond checking what the hosts serve and reporting: the plan step found
+    nothing due, nothing to revoke, nothing owed to storage, and every host compared its copies (compared: each
+    host's cert_deploy compare_only result, None where it has none) and found them all current."""
+    if not (run or {}).get("quiet"):
+        return False
+    return all(result and not result.get("failed") and not result.get("skipped") and not result.get("stale_groups")
+               and "stale_groups" in result for result in compared or [None])
 
 
 def _epoch(iso):
@@ -741,6 +771,8 @@ class FilterModule:
             "certificate_deploy_compare": certificate_deploy_compare,
             "certificate_placeholders": certificate_placeholders,
             "certificate_tls_checks": certificate_tls_checks,
+            "certificate_tls_checks_hosts": certificate_tls_checks_hosts,
+            "certificate_idle": certificate_idle,
             "certificate_services_of": certificate_services_of,
             "certificate_challenge_files": certificate_challenge_files,
             "certificate_attempts": certificate_attempts,

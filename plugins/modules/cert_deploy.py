@@ -212,114 +212,23 @@ missing_groups:
 '''
 
 import base64
-import hashlib
 import os
 
 from ansible.module_utils.basic import AnsibleModule
 
 from ansible_collections.autotls.acme.plugins.module_utils import _adapter
-from ansible_collections.autotls.acme.plugins.module_utils._engine import fsio
+from ansible_collections.autotls.acme.plugins.module_utils._argspec import deploy_argument_spec
+from ansible_collections.autotls.acme.plugins.module_utils._engine import deployed, fsio
 from ansible_collections.autotls.acme.plugins.module_utils._engine.errors import InputError
-
-
-def _is_concatenation(content: bytes, digests: list) -> bool:
-    """Is content the parts with these SHA-256 digests, one after the other? (parts end at line ends)"""
-    if not digests:
-        return not content
-    ends = [index + 1 for index, byte in enumerate(content) if byte == 0x0A] + [len(content)]
-    for end in ends:
-        if hashlib.sha256(content[:end]).hexdigest() == digests[0]:
-            return _is_concatenation(content[end:], digests[1:])
-    return False
-
-
-def _stale(path, sha256, mode, owner, group, parts=None) -> bool:
-    """Whether the file at path is missing or differs from what it must be: its content known by its SHA-256,
-    or (parts) by the SHA-256 of each part it concatenates."""
-    def matches(content: bytes) -> bool:
-        if parts:
-            return _is_concatenation(content, [digest or "" for digest in parts])
-        return hashlib.sha256(content).hexdigest() == (sha256 or "")
-    return fsio.needs_write(fsio.FileSpec(path, b"", mode, owner=owner, group=group), matches)
-
-
-def _certificate_files(certificates) -> list:
-    """The entries of O(certificates) as the file entries of O(files) they stand for (dest, group, key, sha256 or
-    sha256_parts, no mode of their own)."""
-    files = []
-    for index, cert in enumerate(certificates):
-        where = "certificates[%d]" % index
-        if not os.path.isabs(cert["dir"]):
-            raise InputError(where + ".dir", "must be an absolute path, got %r" % cert["dir"])
-        paths = cert["paths"] or {}
-        unknown = sorted(set(paths) - set(cert["sha256"]))
-        if unknown:
-            raise InputError(where + ".paths", "names files that sha256 does not: %s" % ", ".join(unknown))
-        for filename, digest in cert["sha256"].items():
-            dest = paths.get(filename) or os.path.join(cert["dir"], filename)
-            if filename != os.path.basename(filename) or not filename or not os.path.isabs(dest):
-                raise InputError(where + ".sha256", "%r is not a file name in dir (or a path in paths)" % filename)
-            files.append({"dest": dest, "group": cert["name"], "key": filename == cert["key"], "mode": None,
-                          "sha256": str(digest or ""), "sha256_parts": None})
-        if cert["combined"]:
-            missing = [part for part in cert["combined_parts"] if part not in cert["sha256"]]
-            if missing:
-                raise InputError(where + ".combined_parts", "names files that sha256 does not: %s"
-                                 % ", ".join(missing))
-            files.append({"dest": cert["combined"], "group": cert["name"], "key": True, "mode": None, "sha256": None,
-                          "sha256_parts": [str(cert["sha256"][part] or "") for part in cert["combined_parts"]]})
-    return files
-
-
-def _compare(module, owner, group) -> dict:
-    params = module.params
-    stale, present = [], set()
-    for index, item in enumerate(params["files"] or []):
-        name = item["group"] or item["dest"]
-        mode = fsio.mode_of(item["mode"] or (params["key_mode"] if item["key"] else params["mode"]),
-                            "files[%d].mode" % index)
-        if os.path.lexists(item["dest"]):
-            present.add(name)
-        if name not in stale and _stale(item["dest"], item["sha256"], mode, owner, group, item["sha256_parts"]):
-            stale.append(name)
-    return {"changed": False, "changed_files": [], "changed_groups": [], "stale_groups": stale,
-            "missing_groups": [name for name in stale if name not in present]}
-
-
-def _check(params) -> None:
-    """Every input before anything is written: paths absolute and free of untrusted symlinks, modes valid,
-    keys never readable by others."""
-    fsio.mode_of(params["mode"], "mode")
-    if fsio.mode_of(params["key_mode"], "key_mode") & 0o007:
-        raise InputError("key_mode", "%s would make private keys readable by others" % params["key_mode"])
-    if params["certificates"] is not None:
-        if not params["compare_only"]:
-            raise InputError("certificates", "only with compare_only=true (files deploys)")
-        if params["files"]:
-            raise InputError("certificates", "give files or certificates, not both")
-    elif params["files"] is None:
-        raise InputError("files", "one of files or certificates is required")
-    for index, item in enumerate(params["files"] or []):
-        where = "files[%d]" % index
-        if not os.path.isabs(item["dest"]):
-            raise InputError(where + ".dest", "must be an absolute path, got %r" % item["dest"])
-        if item["mode"] is not None:
-            mode = fsio.mode_of(item["mode"], where + ".mode")
-            if item["key"] and mode & 0o007:
-                raise InputError(where + ".mode", "%s would make a private key readable by others" % item["mode"])
-        if not params["compare_only"]:
-            fsio.check_no_symlinks(item["dest"], where + ".dest", params["follow_symlinks"])
 
 
 def _work(module) -> dict:
     params = module.params
     owner = fsio.uid_of(params["owner"])
     group = fsio.gid_of(params["group"])
-    _check(params)
+    deployed.check(params)
     if params["compare_only"]:
-        if params["certificates"] is not None:
-            params["files"] = _certificate_files(params["certificates"])
-        return _compare(module, owner, group)
+        return deployed.compare(params, owner, group)
     groups, removals = {}, []
     for index, item in enumerate(params["files"]):
         if item["state"] == "absent":
@@ -352,39 +261,7 @@ def _work(module) -> dict:
 
 
 def main():
-    module = AnsibleModule(
-        argument_spec=dict(
-            files=dict(type="list", elements="dict", options=dict(
-                src=dict(type="path"),
-                srcs=dict(type="list", elements="path"),
-                text=dict(type="str"),
-                state=dict(type="str", default="present", choices=["present", "absent"]),
-                content=dict(type="str", no_log=True),
-                dest=dict(type="path", required=True),
-                group=dict(type="str"),
-                mode=dict(type="str"),
-                key=dict(type="bool", default=False),
-                sha256=dict(type="str"),
-                sha256_parts=dict(type="list", elements="str", no_log=False),
-            )),
-            certificates=dict(type="list", elements="dict", options=dict(
-                name=dict(type="str", required=True),
-                dir=dict(type="path", required=True),
-                sha256=dict(type="dict", required=True),
-                paths=dict(type="dict"),
-                key=dict(type="str", default="privkey.pem", no_log=False),
-                combined=dict(type="path"),
-                combined_parts=dict(type="list", elements="str", default=["privkey.pem", "fullchain.pem"]),
-            )),
-            compare_only=dict(type="bool", default=False),
-            owner=dict(type="str"),
-            group=dict(type="str"),
-            mode=dict(type="str", default="0644"),
-            key_mode=dict(type="str", default="0600", no_log=False),
-            follow_symlinks=dict(type="bool", default=False),
-        ),
-        supports_check_mode=True,
-    )
+    module = AnsibleModule(argument_spec=deploy_argument_spec(), supports_check_mode=True)
     module.exit_json(**_adapter.run(module, lambda: _work(module)))
 
 

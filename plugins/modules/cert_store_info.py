@@ -310,112 +310,21 @@ count:
   type: int
 '''
 
-import os
-
 from ansible.module_utils.basic import AnsibleModule
 
 from ansible_collections.autotls.acme.plugins.module_utils import _adapter
-from ansible_collections.autotls.acme.plugins.module_utils._argspec import storage_argument_spec
-from ansible_collections.autotls.acme.plugins.module_utils._engine import client as acme_client
-from ansible_collections.autotls.acme.plugins.module_utils._engine import deps, keys, pending, policy, runs
-from ansible_collections.autotls.acme.plugins.module_utils._engine.storage import factory
-from ansible_collections.autotls.acme.plugins.module_utils._engine.errors import InputError
-from ansible_collections.autotls.acme.plugins.module_utils._engine.storage import bundles
-
-ARI_REQUEST_TIMEOUT = 15   # seconds per renewalInfo request ...
-ARI_RETRY_TIMEOUT = 20     # ... and for retrying a busy CA (429/5xx) before falling back to the lifetime policy
-
-
-def _ari_client(params):
-    """An ACME client that only reads the directory and renewalInfo (unauthenticated GETs)."""
-    directory = params["acme_directory"]
-    if not directory or not directory.startswith("https://"):
-        raise InputError("acme_directory", "must be an https:// URL to ask it for renewal information (ari), got %r"
-                         % directory)
-    ca_bundle = params["ca_bundle"] or None   # "" means unset (roles pass variables through)
-    if ca_bundle and not os.path.isfile(ca_bundle):
-        raise InputError("ca_bundle", "%s is not a readable file" % params["ca_bundle"])
-    # GETs are not signed, but the client wants a key: a throwaway one, never stored.
-    return acme_client.AcmeClient(directory, keys.generate_private_key("ecdsa-p256"), ca_bundle=ca_bundle,
-                                  request_timeout=ARI_REQUEST_TIMEOUT, retry_timeout=ARI_RETRY_TIMEOUT)
-
-
-def _nothing_stored(backend, directory) -> str:
-    """Where info over every certificate looked and found none, and where there are some."""
-    others = [url for url in bundles.stored_directories(backend) if url.rstrip("/") != directory.rstrip("/")]
-    msg = "no certificates are stored on %s for the ACME directory %s" % (backend.describe(), directory)
-    if others:
-        msg += "; certificates are stored for: %s - set acme_directory to one of them" % ", ".join(others)
-    return msg
-
-
-def _work(module) -> dict:
-    params = module.params
-    names = params["names"] if params["names"] is not None else ([params["name"]] if params["name"] else None)
-    for name in names or []:   # before a name can become a path or an object key
-        bundles.validate_name(name, "names" if params["names"] is not None else "name")
-    requests = bundles.check_requests(params["requests"], "requests", params["max_identifiers"])
-    policy.check_renew_before_days(params["renew_before_days"])
-    if names is None and params["requests"] is not None:
-        names = list(requests)
-    ari_client = _ari_client(params) if params["ari"] else None
-    backend = factory.open_backend(params["backend"], factory.options_from_params(params))
-    try:
-        store = bundles.CertificateStore(backend, params["acme_directory"])
-        result = {"changed": False, "storage": backend.describe()}
-        result.update(store.info(names, renew_before_days=params["renew_before_days"], ari_client=ari_client,
-                                 ari_cache=not module.check_mode, requests=requests))
-        if params["pending_dir"]:
-            keep = None
-            if os.path.isdir(params["pending_dir"]):
-                keep = pending.PendingArea(params["pending_dir"], params["acme_directory"])
-            kept = {entry["name"]: entry for entry in keep.describe()} if keep else {}
-            result["pending"] = sorted(kept)
-            result["owed"] = keep.owed(backend.describe()) if keep else 0
-            for item in result["certificates"]:
-                entry = kept.get(item["name"])
-                item["pending"] = bool(entry)
-                if entry:
-                    item.update(pending_serial=entry["serial"], pending_order_url=entry["order_url"])
-        if params["staging_base"]:
-            result["run"] = runs.run_identity() or {}
-            result["staging_stale"] = pending.stale_staging(params["staging_base"], params["staging_max_age"])
-        if names is None and not result["certificates"]:
-            result["msg"] = _nothing_stored(backend, params["acme_directory"])
-            module.warn(result["msg"])
-        return result
-    finally:
-        backend.close()
+from ansible_collections.autotls.acme.plugins.module_utils._argspec import store_info_argument_spec
+from ansible_collections.autotls.acme.plugins.module_utils._engine import lookup
 
 
 def main():
-    argument_spec = storage_argument_spec()
-    argument_spec.update(
-        name=dict(type="str"),
-        names=dict(type="list", elements="str"),
-        acme_directory=dict(type="str", required=True),
-        renew_before_days=dict(type="float"),
-        requests=dict(type="list", elements="dict", options=dict(
-            name=dict(type="str", required=True),
-            identifiers=dict(type="list", elements="str", required=True),
-            key_type=dict(type="str", choices=list(keys.KEY_TYPES)),
-            renew_before_days=dict(type="float"),
-            profile=dict(type="str"),
-        )),
-        max_identifiers=dict(type="int", default=100),
-        ari=dict(type="bool", default=False),
-        ca_bundle=dict(type="path"),
-        pending_dir=dict(type="path"),
-        staging_base=dict(type="path"),
-        staging_max_age=dict(type="float", default=900),
-    )
-    module = AnsibleModule(argument_spec=argument_spec, mutually_exclusive=[("name", "names")],
+    module = AnsibleModule(argument_spec=store_info_argument_spec(), mutually_exclusive=[("name", "names")],
                            supports_check_mode=True)
-    groups = [factory.LIBRARIES[module.params["backend"]]]
-    if module.params["ari"]:
-        groups.append(deps.ACME)
-    _adapter.require_libraries(module, *groups)
-    module.exit_json(**_adapter.run(module, lambda: _work(module)))
+    absent = lookup.missing_libraries(module.params)
+    if absent:
+        _adapter.require_libraries(module, {name: name for name in absent})
+    module.exit_json(**_adapter.run(module, lambda: lookup.look_up(module.params, module.check_mode,
+                                                                   warn=module.warn)))
 
 
 if __name__ == "__main__":

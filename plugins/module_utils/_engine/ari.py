@@ -22,7 +22,6 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Protocol
 
 from . import keys
-from .client import retry_after_seconds
 from .errors import EngineError, InputError
 
 try:
@@ -178,6 +177,7 @@ def fetch(client: AcmeClient, cert_id: str) -> RenewalWindow | None:
         raise
     except Exception as exc:  # the acme library refuses a non-JSON answer with its own errors
         raise ARIError("the renewalInfo answer of %s is not JSON (%s)" % (url, exc), ari_url=url) from None
+    from .client import retry_after_seconds   # here: looking up storage must not import the ACME client
     return parse_window(body, retry_after_seconds(response), url)
 
 

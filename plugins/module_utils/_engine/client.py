@@ -23,7 +23,7 @@ import time
 from typing import TYPE_CHECKING, Any, Callable, TypeVar
 import urllib.parse
 
-from .errors import ACMEProblem, DeadlineExceeded, InputError, TransportError
+from .errors import RETRYABLE_STATUS, ACMEProblem, DeadlineExceeded, InputError, TransportError
 
 try:
     import josepy as jose
@@ -47,7 +47,6 @@ else:
 Sent = TypeVar("Sent")
 
 USER_AGENT = "autotls.acme (acme-python)"
-RETRYABLE_STATUS = (429, 500, 502, 503, 504)
 # badNonce: the first retries go out at once (each with the fresh nonce the error carried); after
 # NONCE_FREE_RETRIES in a row they are paced NONCE_PAUSE apart (at most 20 requests a second to a CA
 # that rejects every nonce), and the request's retry deadline (retry_timeout) ends them. A CA

@@ -7,6 +7,8 @@ from __future__ import annotations
 from typing import Any
 
 ACME_ERROR_PREFIX = "urn:ietf:params:acme:error:"
+# HTTP answers worth asking again (after Retry-After): rate limited, or the server having a bad moment
+RETRYABLE_STATUS = (429, 500, 502, 503, 504)
 
 
 class EngineError(Exception):

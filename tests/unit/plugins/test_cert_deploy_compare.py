@@ -7,6 +7,7 @@ from types import SimpleNamespace
 import pytest
 
 from ansible_collections.autotls.acme.plugins.filter import certificate_role as f
+from ansible_collections.autotls.acme.plugins.module_utils._engine import deployed as compared
 from ansible_collections.autotls.acme.plugins.module_utils._engine.errors import InputError
 from ansible_collections.autotls.acme.plugins.modules import cert_deploy
 
@@ -66,7 +67,7 @@ def test_one_entry_per_certificate_reports_what_one_entry_per_file_does(tmp_path
 
 def test_the_same_files_are_compared(deployed):
     plan, live, info = deployed
-    expanded = cert_deploy._certificate_files(
+    expanded = compared.certificate_files(
         [dict(CERT_DEFAULTS, **x) for x in f.certificate_deploy_compare(plan, live, info)])
     per_file = f.certificate_deploy_files(plan, live, info)
     strip = [{k: v for k, v in x.items() if k not in ("mode",) and v is not None} for x in expanded]

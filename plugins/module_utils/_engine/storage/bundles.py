@@ -46,8 +46,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Iterable
 
 from .. import ari, keys, layout, policy
-from ..client import RETRYABLE_STATUS
-from ..errors import ACMEProblem, EngineError, InputError, StorageError, TransportError
+from ..errors import RETRYABLE_STATUS, ACMEProblem, EngineError, InputError, StorageError, TransportError
 from ..timefmt import iso as _iso
 from ..timefmt import parse_iso as _parse_iso
 from .base import Lock, LockState, Storage

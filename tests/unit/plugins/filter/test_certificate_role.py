@@ -56,6 +56,14 @@ def test_deployable_includes_every_stored_valid_certificate_even_after_a_failed_
                                                                           "expired"]
 
 
+def test_a_revoked_certificate_is_deployable_only_once_renewed_in_this_run():
+    p = plan([{"name": n, "identifiers": [n + ".example.com"]} for n in ("kept", "revoked")])
+    info = {"certificates": [{"name": "kept", "exists": True, "days_left": 40},
+                             {"name": "revoked", "exists": True, "days_left": 40, "revoked": True}]}
+    assert [c["name"] for c in f.certificate_deployable(p, info)] == ["kept"]
+    assert [c["name"] for c in f.certificate_deployable(p, info, [], ["revoked"])] == ["kept", "revoked"]
+
+
 def test_request_errors_accept_the_defaults():
     items = [{"name": "a", "identifiers": ["a.example.com"], "services": ["nginx"]}]
     assert f.certificate_request_errors(items, "ops@example.com", None, {"nginx": {}}, max_identifiers=100, settings=GOOD) == []  # noqa: E501

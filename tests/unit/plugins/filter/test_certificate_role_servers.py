@@ -3,7 +3,7 @@ import hashlib
 
 from ansible_collections.autotls.acme.plugins.filter.certificate_role import (
     certificate_deploy_files, certificate_plan, certificate_tls_checks)
-from ansible_collections.autotls.acme.plugins.modules.cert_deploy import _is_concatenation
+from ansible_collections.autotls.acme.plugins.module_utils._engine.deployed import is_concatenation as _is_concatenation
 
 ENTRY = {"name": "mail", "identifiers": ["mail.example.com"], "combined_path": "/etc/haproxy/mail.pem",
          "verify_endpoints": [{"port": 443}, {"port": 587, "starttls": "smtp"},

@@ -104,29 +104,29 @@ def test_needs_write_judges_content_by_a_digest_when_asked(tmp_path):
 
 def test_cert_deploy_compares_through_needs_write(tmp_path):
     import hashlib
-    from ansible_collections.autotls.acme.plugins.modules import cert_deploy
+    from ansible_collections.autotls.acme.plugins.module_utils._engine import deployed
     path = str(tmp_path / "fullchain.pem")
     digest = hashlib.sha256(b"chain").hexdigest()
-    assert cert_deploy._stale(path, digest, 0o644, None, None)
+    assert deployed.stale(path, digest, 0o644, None, None)
     fsio.write_atomic(fsio.FileSpec(path, b"chain", 0o644))
-    assert not cert_deploy._stale(path, digest, 0o644, None, None)
-    assert cert_deploy._stale(path, digest, 0o640, None, None)
-    assert cert_deploy._stale(path, hashlib.sha256(b"other").hexdigest(), 0o644, None, None)
-    assert cert_deploy._stale(path, None, 0o644, None, None)   # no digest known: never current
-    assert cert_deploy._stale(path, digest, 0o644, os.getuid() + 1, None)
+    assert not deployed.stale(path, digest, 0o644, None, None)
+    assert deployed.stale(path, digest, 0o640, None, None)
+    assert deployed.stale(path, hashlib.sha256(b"other").hexdigest(), 0o644, None, None)
+    assert deployed.stale(path, None, 0o644, None, None)   # no digest known: never current
+    assert deployed.stale(path, digest, 0o644, os.getuid() + 1, None)
 
 
 def test_cert_deploy_compares_a_combined_file_by_its_parts(tmp_path):
     import hashlib
-    from ansible_collections.autotls.acme.plugins.modules import cert_deploy
+    from ansible_collections.autotls.acme.plugins.module_utils._engine import deployed
     key, chain = b"KEY\n", b"LEAF\nINTERMEDIATE\n"
     parts = [hashlib.sha256(key).hexdigest(), hashlib.sha256(chain).hexdigest()]
     path = str(tmp_path / "haproxy.pem")
-    assert cert_deploy._stale(path, None, 0o600, None, None, parts)
+    assert deployed.stale(path, None, 0o600, None, None, parts)
     fsio.write_atomic(fsio.FileSpec(path, key + chain, 0o600))
-    assert not cert_deploy._stale(path, None, 0o600, None, None, parts)
-    assert cert_deploy._stale(path, None, 0o600, None, None, list(reversed(parts)))
-    assert cert_deploy._stale(path, None, 0o644, None, None, parts)
+    assert not deployed.stale(path, None, 0o600, None, None, parts)
+    assert deployed.stale(path, None, 0o600, None, None, list(reversed(parts)))
+    assert deployed.stale(path, None, 0o644, None, None, parts)
 
 
 def test_symlinks_are_refused_unless_trusted_or_followed(tmp_path):
