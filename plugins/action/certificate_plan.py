@@ -12,13 +12,10 @@ from __future__ import annotations
 import secrets
 import string
 
-from ansible.module_utils.common.arg_spec import ArgumentSpecValidator
 from ansible.plugins.action import ActionBase
 
 from ansible_collections.autotls.acme.plugins.filter import certificate_role as role
-from ansible_collections.autotls.acme.plugins.module_utils._argspec import store_info_argument_spec
-from ansible_collections.autotls.acme.plugins.module_utils._engine import lookup
-from ansible_collections.autotls.acme.plugins.module_utils._engine.errors import EngineError, failure_kind
+from ansible_collections.autotls.acme.plugins.plugin_utils import compare, role_state
 
 SETTINGS = ("acme_directory", "ca_bundle", "storage", "lock_ttl", "lock_timeout", "eab", "renew_before_days",
             "concurrency", "webroot", "deploy_dir", "key_mode", "cert_mode", "alert_days", "verify_port")
@@ -42,6 +39,12 @@ class ActionModule(ActionBase):
                 "inventory (for the hosts certificate_hosts selects) or in the role's vars."
                 % (task_vars or {}).get("inventory_hostname")))
             return result
+        if not compare.is_local(self):
+            # staging files, storage reads and the report are the ansible-playbook process's own work
+            result.update(failed=True, msg=(
+                "certificate_control_node: must be the machine that runs ansible-playbook (reached with the local "
+                "connection), got %s" % (self._task.delegate_to or (task_vars or {}).get("inventory_hostname"))))
+            return result
         settings = {"certificate_" + name: args.get(name) for name in SETTINGS}
         errors = role.certificate_request_errors(
             certificates, args.get("contact_email"), args.get("services"), args.get("service_commands"),
@@ -51,49 +54,30 @@ class ActionModule(ActionBase):
             result.update(failed=True, msg="; ".join(errors), errors=errors)
             return result
         staging_dir = "%s/autotls-%s" % (str(args.get("staging_base") or "/tmp").rstrip("/"), "".join(
-            secrets.choice(string.ascii_lowercase + string.digits) for _ in range(16)))
+            secrets.choice(string.ascii_lowercase + string.digits) for dummy in range(16)))
         plan = role.certificate_plan(
             certificates, staging_dir, key_type=args.get("key_type"), services=args.get("services"),
             verify=args.get("verify"), verify_port=args.get("verify_port"),
             renew_before_days=args.get("renew_before_days"), profile=args.get("profile"),
             challenge=args.get("challenge"), max_identifiers=args.get("max_identifiers"))
-        result.update(plan=plan, staging_dir=staging_dir)
+        # the plan and storage's answer travel as JSON text (plugin_utils/role_state.py): cheap to pass on
+        result.update(plan_json=role_state.encode(plan), staging_dir=staging_dir, count=len(plan),
+                      verify=any(cert["verify"] for cert in plan))
         if not args.get("lookup", True):
             return result
-        try:
-            info = self._look_up(args, plan)
-        except EngineError as error:
-            result.update(error.to_result(), failed=True, msg=error.msg, failure_kind=failure_kind(error))
-            return result
+        info = role_state.look_up(
+            args.get("storage"), args.get("acme_directory"), plan, check_mode=bool(self._play_context.check_mode),
+            requests=role.certificate_info_requests(plan), max_identifiers=args.get("max_identifiers"),
+            ari=bool(args.get("ari")) and str(args.get("acme_directory") or "").startswith("https://"),
+            ca_bundle=args.get("ca_bundle") or None, pending_dir=args.get("pending_dir") or None,
+            staging_base=args.get("staging_base"), staging_max_age=args.get("lock_ttl"))
         if info.get("failed"):
             result.update(info)
             return result
         for warning in info.pop("warnings", None) or []:
             result.setdefault("warnings", []).append(warning)
         reasons = role.certificate_due_reasons(plan, info, args.get("force"), retry_now=args.get("retry_now"))
-        result.update(info=info, due=list(reasons), due_reasons=reasons,
-                      deployable=role.certificate_deployable(plan, info),
+        result.update(info_json=role_state.encode(info), due=list(reasons), due_reasons=reasons,
                       quiet=not reasons and not args.get("revoke") and not info.get("owed")
                       and not info.get("staging_stale"))
         return result
-
-    def _look_up(self, args, plan) -> dict:
-        """cert_store_info's lookup of the planned certificates, with cert_store_info's own option checks."""
-        storage = dict(args.get("storage") or {})
-        params = dict(storage, names=[cert["name"] for cert in plan],
-                      requests=role.certificate_info_requests(plan), max_identifiers=args.get("max_identifiers"),
-                      acme_directory=args.get("acme_directory"),
-                      ari=bool(args.get("ari")) and str(args.get("acme_directory") or "").startswith("https://"),
-                      ca_bundle=args.get("ca_bundle") or None, pending_dir=args.get("pending_dir") or None,
-                      staging_base=args.get("staging_base"), staging_max_age=args.get("lock_ttl"))
-        validated = ArgumentSpecValidator(store_info_argument_spec()).validate(
-            {key: value for key, value in params.items() if value is not None})
-        if validated.error_messages:
-            return {"failed": True, "msg": "certificate_storage: " + "; ".join(validated.error_messages)}
-        params = validated.validated_parameters
-        absent = lookup.missing_libraries(params)
-        if absent:
-            return {"failed": True, "missing_libraries": absent,
-                    "msg": "the control node's Python lacks %s (pip install %s), needed to read storage"
-                           % (" and ".join(absent), " ".join(absent))}
-        return lookup.look_up(params, check_mode=bool(self._play_context.check_mode))

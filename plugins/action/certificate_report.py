@@ -14,6 +14,7 @@ from ansible.module_utils.urls import open_url
 from ansible.plugins.action import ActionBase
 
 from ansible_collections.autotls.acme.plugins.filter import certificate_role as role
+from ansible_collections.autotls.acme.plugins.plugin_utils import role_state
 
 WEBHOOK_OK = (200, 201, 202, 204)
 WEBHOOK_TIMEOUT = 10
@@ -59,24 +60,32 @@ def post_alert(url: str, item: dict) -> str | None:
 
 class ActionModule(ActionBase):
     TRANSFERS_FILES = False
-    _VALID_ARGS = frozenset(("info", "plan", "orders", "issued", "alert_days", "would_order", "elsewhere",
-                             "serving", "reasons", "errors", "lost_hosts", "status_file", "metrics_file",
-                             "webhook_url", "acme_directory"))
+    _VALID_ARGS = frozenset(("info", "info_json", "plan", "plan_json", "orders", "issued", "alert_days", "would_order",
+                             "elsewhere", "serving", "reasons", "errors", "lost_hosts", "status_file", "metrics_file",
+                             "webhook_url", "acme_directory", "reread", "storage", "pending_dir"))
 
     def run(self, tmp=None, task_vars=None):
         result = super().run(tmp, task_vars)
         args = self._task.args
+        plan, info = role_state.decode(args, "plan", []), role_state.decode(args, "info", {})
+        warnings = []
+        if args.get("reread"):   # this run ordered (or another run renewed meanwhile): report storage as it is now
+            final = role_state.look_up(args.get("storage"), args.get("acme_directory"), plan,
+                                       pending_dir=args.get("pending_dir") or None)
+            if final.get("failed"):   # storage may be what failed: the report is written from what is known
+                warnings.append("storage could not be read again for the report: %s" % final.get("msg"))
+            else:
+                info = final
         status = role.certificate_status(
-            args.get("info") or {}, args.get("plan") or [], args.get("orders") or {}, args.get("issued") or {},
+            info, plan, args.get("orders") or {}, args.get("issued") or {},
             alert_days=args.get("alert_days") or None, would_order=args.get("would_order") or [],
             elsewhere=args.get("elsewhere") or [], serving=args.get("serving") or [],
             reasons=args.get("reasons") or {}, errors=args.get("errors") or [],
             lost_hosts=args.get("lost_hosts") or [])
         check_mode = bool(self._play_context.check_mode)
-        problems, warnings = [], []
-        files = {"status_file": lambda: json.dumps(
-                     {"certificates": status, "acme_directory": args.get("acme_directory")},
-                     indent=4, sort_keys=True) + "\n",
+        problems = []
+        report = {"certificates": status, "acme_directory": args.get("acme_directory")}
+        files = {"status_file": lambda: json.dumps(report, indent=4, sort_keys=True) + "\n",
                  "metrics_file": lambda: role.certificate_prometheus(status)}
         for option, render in files.items():
             if args.get(option) and not check_mode:

@@ -12,7 +12,7 @@ import importlib
 import math
 import posixpath
 
-from ansible_collections.autotls.acme.plugins.module_utils._engine import fsio, keys, layout, policy, timefmt
+from ansible_collections.autotls.acme.plugins.module_utils._engine import fsio, inputs, keys, layout, policy, timefmt
 from ansible_collections.autotls.acme.plugins.module_utils._engine.errors import InputError
 
 _ENGINE = "ansible_collections.autotls.acme.plugins.module_utils._engine."
@@ -59,7 +59,7 @@ def _check_settings(settings, check, errors):
         check(run)
 
     if "certificate_acme_directory" in settings:
-        check(client.check_directory_url, settings["certificate_acme_directory"], "certificate_acme_directory")
+        check(inputs.check_directory_url, settings["certificate_acme_directory"], "certificate_acme_directory")
     if settings.get("certificate_ca_bundle") and not posixpath.isabs(settings["certificate_ca_bundle"]):
         errors.append("certificate_ca_bundle: must be an absolute path, got %r" % settings["certificate_ca_bundle"])
     if "certificate_storage" in settings:
@@ -149,7 +149,7 @@ def certificate_request_errors(certificate_list, contact_email, services=None, s
         errors.append("certificate_max_identifiers: must be a positive whole number, got %r" % (max_identifiers,))
         max_identifiers = None
 
-    check(account.validate_contacts, [contact_email or ""], "certificate_contact_email")
+    check(inputs.validate_contacts, [contact_email or ""], "certificate_contact_email")
     seen = set()
     for index, item in enumerate(certificate_list or []):
         check(_bundles.validate_name, item.get("name"), "certificate_list[%d].name" % index)

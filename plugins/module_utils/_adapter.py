@@ -36,7 +36,7 @@ def run(module, action):
 
 def check_acme_params(params) -> None:
     """The cheap checks of the ACME options, before any key is read or written."""
-    from ansible_collections.autotls.acme.plugins.module_utils._engine.client import check_directory_url
+    from ansible_collections.autotls.acme.plugins.module_utils._engine.inputs import check_directory_url
     check_directory_url(params["acme_directory"])
     ca_bundle = params["ca_bundle"] or None  # "" means unset (roles pass variables through)
     if ca_bundle and not os.path.isfile(ca_bundle):

@@ -266,7 +266,7 @@ from ansible.module_utils.basic import AnsibleModule
 from ansible_collections.autotls.acme.plugins.module_utils import _adapter
 from ansible_collections.autotls.acme.plugins.module_utils._argspec import (
     ACME_MUTUALLY_EXCLUSIVE, acme_argument_spec, storage_argument_spec)
-from ansible_collections.autotls.acme.plugins.module_utils._engine import account, deps, fsio, keys
+from ansible_collections.autotls.acme.plugins.module_utils._engine import account, deps, fsio, inputs, keys
 from ansible_collections.autotls.acme.plugins.module_utils._engine.storage import factory
 from ansible_collections.autotls.acme.plugins.module_utils._engine.errors import InputError
 from ansible_collections.autotls.acme.plugins.module_utils._engine.storage import accounts
@@ -278,7 +278,7 @@ def _with_storage(module) -> dict:
     state = params["state"]
     options = dict(params["storage"])
     kind = options.pop("backend")
-    contacts = account.validate_contacts(params["contact"], required=(state == "present"))
+    contacts = inputs.validate_contacts(params["contact"], required=(state == "present"))
     backend = factory.open_backend(kind, options)
     try:
         store = accounts.AccountStore(backend, params["acme_directory"])
@@ -336,7 +336,7 @@ def _work(module) -> dict:
     if not (params["account_key_path"] or params["account_key_content"]):
         raise InputError("account_key_path", "one of account_key_path, account_key_content or storage is required")
     state = params["state"]
-    contacts = account.validate_contacts(params["contact"], required=(state == "present"))
+    contacts = inputs.validate_contacts(params["contact"], required=(state == "present"))
     # every cheap check before a key is written or the CA is asked
     _adapter.check_acme_params(params)
     account.check_eab(params["external_account_binding"])

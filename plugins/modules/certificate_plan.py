@@ -147,19 +147,29 @@ EXAMPLES = r'''
 '''
 
 RETURN = r'''
-plan:
-  description: Every certificate with the role's defaults filled in, its staging and explicit deploy paths.
+plan_json:
+  description:
+    - Every certificate with the role's defaults filled in, its staging and explicit deploy paths, as JSON text
+      (one string passes from task to task without the cost of a structure of thousands of entries; decode it
+      with the C(from_json) filter).
   returned: success
-  type: list
-  elements: dict
+  type: str
+count:
+  description: The number of certificates planned.
+  returned: success
+  type: int
+verify:
+  description: Whether any certificate is to be checked on the hosts that serve it.
+  returned: success
+  type: bool
 staging_dir:
   description: This run's private staging directory on the control node (made only when needed).
   returned: success
   type: str
-info:
-  description: What M(autotls.acme.cert_store_info) returns for the planned certificates.
+info_json:
+  description: What M(autotls.acme.cert_store_info) returns for the planned certificates, as JSON text.
   returned: when O(lookup=true) and nothing is to be revoked
-  type: dict
+  type: str
 due:
   description: Names of the certificates this run orders.
   returned: when O(lookup=true) and nothing is to be revoked

@@ -30,13 +30,22 @@ attributes:
     support: none
 options:
   info:
-    description: Storage's answer for the certificates (M(autotls.acme.cert_store_info)'s result).
+    description: Storage's answer for the certificates (M(autotls.acme.cert_store_info)'s result); or O(info_json).
     type: dict
+  info_json:
+    description:
+      - Storage's answer as JSON text (RV(autotls.acme.certificate_plan#module:info_json) of
+        M(autotls.acme.certificate_plan)).
+    type: str
   plan:
-    description: The plan of M(autotls.acme.certificate_plan).
+    description: The plan of M(autotls.acme.certificate_plan), as a structure; or O(plan_json).
     type: list
     elements: dict
-    required: true
+  plan_json:
+    description:
+      - The plan as JSON text (RV(autotls.acme.certificate_plan#module:plan_json) of
+        M(autotls.acme.certificate_plan)).
+    type: str
   orders:
     description: This run's M(autotls.acme.acme_order) results.
     type: dict
@@ -86,8 +95,8 @@ options:
 EXAMPLES = r'''
 - name: What the role does at the end of every run (it passes its own variables)
   autotls.acme.certificate_report:
-    plan: "{{ plan.plan }}"
-    info: "{{ plan.info }}"
+    plan_json: "{{ plan.plan_json }}"
+    info_json: "{{ plan.info_json }}"
     status_file: /var/lib/autotls/status.json
     metrics_file: /var/lib/node_exporter/textfile/autotls.prom
     webhook_url: https://alerts.example.com/hooks/certificates

@@ -23,30 +23,7 @@ if TYPE_CHECKING:
     from .keys import PrivateKey
 
 ACCOUNT_KEY_TYPE = "ecdsa-p256"
-_EMAIL = re.compile(r"^[A-Za-z0-9.!#$%&'*+/=?^_`{|}~-]+@[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?"
-                    r"(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?)+$")
 EAB_ALGORITHMS = ("HS256", "HS384", "HS512")
-
-
-def validate_contacts(contacts: str | list | tuple | None, field: str = "contact",
-                      required: bool = True) -> list[str]:
-    """Return contacts as mailto: URIs, or raise InputError naming the field."""
-    if contacts is None or (isinstance(contacts, (list, tuple)) and not contacts):
-        if required:
-            raise InputError(field, "at least one contact email address is required")
-        return []
-    if isinstance(contacts, str):
-        contacts = [contacts]
-    result = []
-    for raw in contacts:
-        value = raw.strip() if isinstance(raw, str) else ""
-        address = value[len("mailto:"):] if value.lower().startswith("mailto:") else value
-        if not address:
-            raise InputError(field, "a contact email address is empty")
-        if not _EMAIL.match(address) or len(address) > 254:
-            raise InputError(field, "%r is not a valid email address" % raw)
-        result.append("mailto:" + address)
-    return result
 
 
 def load_account_key(path: str | None = None, content: str | None = None, create: bool = True,

@@ -21,7 +21,6 @@ from __future__ import annotations
 import json
 import time
 from typing import TYPE_CHECKING, Any, Callable, TypeVar
-import urllib.parse
 
 from .errors import RETRYABLE_STATUS, ACMEProblem, DeadlineExceeded, InputError, TransportError
 
@@ -275,18 +274,6 @@ class AcmeClient:
 
 
 DIRECTORY_RESOURCES = ("newNonce", "newAccount", "newOrder")
-
-
-def check_directory_url(url: object, field: str = "acme_directory") -> str:
-    """Cheap, before anything: an https:// URL with a host."""
-    if not isinstance(url, str) or not url.strip():
-        raise InputError(field, "is required (the ACME directory URL)")
-    parts = urllib.parse.urlsplit(url.strip())
-    if parts.scheme != "https":
-        raise InputError(field, "must be an https:// URL, got %r" % url)
-    if not parts.hostname:
-        raise InputError(field, "%r has no host" % url)
-    return url.strip()
 
 
 def read_directory(url: str, net: acme_client.ClientNetwork) -> messages.Directory:

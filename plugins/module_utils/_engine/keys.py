@@ -118,8 +118,23 @@ def _check_a_labels(value: str, raw: object, field_name: str) -> None:
                 raise InputError(field_name, "%r has an invalid A-label %r (%s)" % (raw, label, exc)) from None
 
 
+_CANONICAL: dict[tuple[str, bool], Identifier] = {}   # spellings already made canonical (a run sees each a few times)
+_CANONICAL_MAX = 100_000
+
+
 def canonical_identifier(raw: object, field_name: str = "identifiers", allow_wildcard: bool = False) -> Identifier:
     """The one canonical Identifier for a user's spelling; InputError naming field_name otherwise."""
+    if isinstance(raw, str):
+        known = _CANONICAL.get((raw, allow_wildcard))
+        if known is not None:
+            return known
+    identifier = _canonical_identifier(raw, field_name, allow_wildcard)
+    if isinstance(raw, str) and len(_CANONICAL) < _CANONICAL_MAX:
+        _CANONICAL[(str(raw), allow_wildcard)] = identifier
+    return identifier
+
+
+def _canonical_identifier(raw: object, field_name: str, allow_wildcard: bool) -> Identifier:
     if not isinstance(raw, str) or not raw.strip():
         raise InputError(field_name, "an identifier is empty (got %r)" % (raw,))
     value = raw.strip().lower()

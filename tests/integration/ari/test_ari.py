@@ -216,6 +216,11 @@ def test_directory_without_renewal_info_uses_the_lifetime_policy(ca, storage, st
     assert all(by_name[name]["ari_window_start"] is None and by_name[name]["ari_error"] is None
                for name in by_name)
     assert [path for _m, path, _b in server.requests] == ["/dir"]   # the directory, once; no renewalInfo
+    # noted in storage for a day: the runs of that day ask nothing, the lifetime policy decides
+    again = store.info(ari_client=client_for(server), now=now + 23 * HOUR)
+    assert again["due"] == ["old"] and len(server.requests) == 1
+    store.info(ari_client=client_for(server), now=now + 25 * HOUR)
+    assert [path for _m, path, _b in server.requests] == ["/dir", "/dir"]   # the next day: read again
 
 
 def test_a_failing_endpoint_falls_back_and_is_not_hammered(ca, storage, standin, now):

@@ -10,7 +10,7 @@ import threading
 
 import pytest
 
-from .conftest import HOSTS, RENEW, new_orders, recap_changed
+from .conftest import HOSTS, RENEW, new_orders, nginx_cmd, recap_changed
 
 pytestmark = pytest.mark.role
 
@@ -84,6 +84,34 @@ def test_nothing_due_changes_nothing_and_exits_zero(three):
     metrics = pathlib.Path(three.metrics).read_text()
     assert 'autotls_certificate_alert{name="c"} 0' in metrics
     assert three.received == []
+
+
+def test_a_run_with_nothing_to_do_finds_a_host_serving_an_old_certificate_and_reloads_it(three):
+    # web1 serves c's old certificate while its files hold the current one (a reload that never happened)
+    deployed = pathlib.Path(three.deploy_dir("web1")) / "c"
+    old = {path.name: path.read_bytes() for path in deployed.iterdir()}
+    three.certificates[2]["renew_before_days"] = three.due_by_policy("c")
+    three.write_inventory()
+    three.renew()
+    current = {path.name: path.read_bytes() for path in deployed.iterdir()}
+    three.certificates[2].pop("renew_before_days")
+    three.write_inventory()
+    for name, data in old.items():
+        (deployed / name).write_bytes(data)
+    subprocess.run(nginx_cmd(HOSTS["web1"], "-s", "reload").split(), check=True)
+    for name, data in current.items():
+        (deployed / name).write_bytes(data)
+    renewed = three.stored_serial("c")
+    assert three.served(HOSTS["web1"], "c.example.com") != renewed
+    orders = new_orders()
+    out = three.renew()
+    assert new_orders() == orders
+    # the one TLS check of every host found it; the hosts' own checks reloaded web1's nginx, and only that one
+    assert "work.yml" in out and reloads(out) == 1, out[-3000:]
+    assert re.search(r"^changed: \[web1\] => \(item=nginx\)", out, re.M) and "[web2] => (item=nginx)" not in out
+    assert three.served(HOSTS["web1"], "c.example.com") == renewed == three.served(HOSTS["web2"], "c.example.com")
+    status = {s["name"]: s for s in json.loads(pathlib.Path(three.status).read_text())["certificates"]}
+    assert not status["c"]["alert"] and three.received == []
 
 
 def test_failure_alerts_keeps_the_old_certificate_and_backs_off(three, tmp_path):

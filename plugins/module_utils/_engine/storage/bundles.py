@@ -57,6 +57,10 @@ if TYPE_CHECKING:
 FORMAT = 1
 POINTER = "current.json"
 STATUS = "status.json"
+# notes/<directory>/ari.json: when the directory last offered no renewalInfo, so that runs do not read the
+# directory again before ARI_UNOFFERED_RECHECK has passed
+ARI_NOTE = "ari.json"
+ARI_UNOFFERED_RECHECK = datetime.timedelta(hours=24)
 KEY_FILE = layout.KEY_FILE
 FILES = layout.FILE_NAMES
 KEEP_VERSIONS = 2
@@ -269,6 +273,15 @@ class CertificateStore:
             raise StorageError("the %s of stored certificate %r on %s is not a JSON object"
                                % (what, name, self.storage.describe()), name=name)
         return value
+
+    @staticmethod
+    def _note(data: bytes | None) -> dict | None:
+        """The directory's renewal information note; one that does not parse is as good as none."""
+        try:
+            value = json.loads(data.decode("utf-8")) if data is not None else None
+        except (UnicodeDecodeError, ValueError):
+            return None
+        return value if isinstance(value, dict) else None
 
     def _pointer(self, name: str) -> dict | None:
         """The pointer as stored: None when missing; tombstones included."""
@@ -515,8 +528,12 @@ class CertificateStore:
         paths = []
         for name in wanted:
             paths += [self._entry(name) + POINTER, self._entry(name) + STATUS]
-        data = self.storage.load_many(paths)
+        note_path = "notes/%s/%s" % (self.slug, ARI_NOTE)
+        data = self.storage.load_many(paths + ([note_path] if ari_client is not None else []))
         asker = _AriAsker(ari_client) if ari_client is not None else None
+        note = self._note(data.get(note_path)) if asker is not None else None
+        if note and note.get("offered") is False and (_parse_iso(note.get("next_check")) or now) > now:
+            asker = None   # the directory offered no renewalInfo lately: the lifetime policy decides, no request
         certificates, warnings = [], []
         for name in wanted:
             pointer = self._parse(data[self._entry(name) + POINTER], "pointer", name)
@@ -574,6 +591,12 @@ class CertificateStore:
             item["next_attempt"] = _iso(upcoming) if upcoming else None
             item["backing_off"] = bool(upcoming and now < upcoming)
             certificates.append(item)
+        if asker is not None and asker.offered is False and ari_cache:
+            note = {"offered": False, "checked_at": _iso(now), "next_check": _iso(now + ARI_UNOFFERED_RECHECK)}
+            try:
+                self.storage.store(note_path, json.dumps(note, sort_keys=True).encode())
+            except StorageError as exc:
+                warnings.append("the directory's lack of renewal information was not noted: %s" % exc.msg)
         result = {"certificates": certificates, "count": len(certificates),
                   "due": [item["name"] for item in certificates if item["due"]],
                   "not_due": [item["name"] for item in certificates if not item["due"]]}
@@ -649,6 +672,7 @@ class _AriAsker:
         self.client = client
         self.rng: ari.Uniform = rng or random
         self.unreachable: str | None = None
+        self.offered: bool | None = None   # whether the directory offers renewalInfo (None: not read)
 
     def ask(self, cert_id: str, cached: dict | None, now: datetime.datetime) -> tuple[dict | None, bool]:
         """(state to report, whether to cache it); (None, False) when the directory offers no renewalInfo."""
@@ -669,7 +693,9 @@ class _AriAsker:
             return {"cert_id": cert_id, "error": ("renewalInfo: %s" % message)[:MAX_ERROR],
                     "next_check": _iso(now + delay), "checked_at": _iso(now)}, True
         if window is None:
+            self.offered = False
             return None, False
+        self.offered = True
         start, end = _iso(window.start), _iso(window.end)
         selected = None
         if cached and cached.get("start") == start and cached.get("end") == end:

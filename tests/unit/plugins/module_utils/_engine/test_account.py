@@ -4,12 +4,12 @@ import stat
 
 import pytest
 
-from ansible_collections.autotls.acme.plugins.module_utils._engine import account, keys
+from ansible_collections.autotls.acme.plugins.module_utils._engine import account, inputs, keys
 from ansible_collections.autotls.acme.plugins.module_utils._engine.errors import InputError
 
 
 def test_contacts_become_mailto_uris():
-    assert account.validate_contacts(["ops@example.com", "mailto:sec@example.org"]) == [
+    assert inputs.validate_contacts(["ops@example.com", "mailto:sec@example.org"]) == [
         "mailto:ops@example.com", "mailto:sec@example.org"]
 
 
@@ -25,12 +25,12 @@ def test_contacts_become_mailto_uris():
 ])
 def test_bad_contacts_name_the_field(contacts, message):
     with pytest.raises(InputError) as err:
-        account.validate_contacts(contacts)
+        inputs.validate_contacts(contacts)
     assert err.value.field == "contact" and message in err.value.msg
 
 
 def test_contacts_optional_when_not_required():
-    assert account.validate_contacts([], required=False) == []
+    assert inputs.validate_contacts([], required=False) == []
 
 
 def test_missing_account_key_is_generated_0600(tmp_path):

@@ -4,7 +4,8 @@ import os
 
 import pytest
 
-from ansible_collections.autotls.acme.plugins.module_utils._engine import account, batch, issuance, keys, order, policy
+from ansible_collections.autotls.acme.plugins.module_utils._engine import (account, batch, inputs, issuance, keys, order,
+                                                                        policy)
 from ansible_collections.autotls.acme.plugins.module_utils._engine.errors import (
     ACMEProblem, AuthorizationFailed, EngineError, InputError)
 
@@ -206,10 +207,9 @@ def test_a_directory_that_is_not_an_acme_directory_is_named(tmp_path):
     with pytest.raises(InputError) as err:
         client.check_directory()
     assert err.value.field == "acme_directory" and "https://ca.test/not-a-directory" in err.value.msg
-    from ansible_collections.autotls.acme.plugins.module_utils._engine import client as acme_client
     for url in ("http://ca.test/dir", "ftp://x/", "https:///dir", "", None):
         with pytest.raises(InputError, match="acme_directory"):
-            acme_client.check_directory_url(url)
+            inputs.check_directory_url(url)
 
 
 def test_an_order_whose_authorization_is_already_invalid_fails_at_creation(ca, client):
@@ -282,11 +282,11 @@ def test_account_edges_deactivation_states_contacts_and_keys(ca, tmp_path):
     account.save_account_key(str(tmp_path / "k" / "account.key"), key)
     assert oct(os.stat(tmp_path / "k").st_mode & 0o777) == "0o700"
     assert account.load_account_key(str(tmp_path / "k" / "account.key"))[1] is False
-    assert account.validate_contacts("mailto:x@example.com") == ["mailto:x@example.com"]
-    assert account.validate_contacts([], required=False) == []
+    assert inputs.validate_contacts("mailto:x@example.com") == ["mailto:x@example.com"]
+    assert inputs.validate_contacts([], required=False) == []
     for bad in ([""], ["x@"], None):
         with pytest.raises(InputError, match="contact"):
-            account.validate_contacts(bad)
+            inputs.validate_contacts(bad)
 
 
 @pytest.mark.parametrize("eab, field", [
