@@ -4,8 +4,8 @@ import os
 
 import pytest
 
-from ansible_collections.autotls.acme.plugins.module_utils._engine import (account, batch, inputs, issuance, keys, order,
-                                                                        policy)
+from ansible_collections.autotls.acme.plugins.module_utils._engine import account, batch, inputs, issuance, keys
+from ansible_collections.autotls.acme.plugins.module_utils._engine import order, policy
 from ansible_collections.autotls.acme.plugins.module_utils._engine.errors import (
     ACMEProblem, AuthorizationFailed, EngineError, InputError)
 
