@@ -126,3 +126,27 @@ def test_order_requests_deploy_files_and_status_use_the_plan():
     assert status[0]["action"] == "kept" and status[0]["why"] == "not due"
     assert f.certificate_min_lifetime_days(info) == pytest.approx(90)
     assert "autotls_certificate_alert" in f.certificate_prometheus(status, now=1)
+
+
+def test_a_run_is_idle_only_when_nothing_is_due_and_every_host_compared_current():
+    quiet = {"quiet": True}
+    current = {"stale_groups": [], "missing_groups": []}
+    assert f.certificate_idle(quiet, [current, current])
+    assert not f.certificate_idle({"quiet": False}, [current])
+    assert not f.certificate_idle({}, [current])                                   # nothing looked up
+    assert not f.certificate_idle(quiet, [current, {"stale_groups": ["a"], "missing_groups": []}])
+    assert not f.certificate_idle(quiet, [current, None])                          # a host that did not compare
+    assert not f.certificate_idle(quiet, [current, {"skipped": True}])
+    assert not f.certificate_idle(quiet, [current, {"failed": True, "msg": "x"}])
+    assert not f.certificate_idle(quiet, [])
+
+
+def test_tls_checks_of_every_host_use_each_hosts_address():
+    p = plan([{"name": n, "identifiers": [n + ".example.com"]} for n in ("a", "b")])
+    p[1]["verify"] = False
+    info = {"certificates": [{"name": "a", "serial": "0a"}, {"name": "b", "serial": "0b"}]}
+    checks = f.certificate_tls_checks_hosts(p, info, ["web1", "web2", "web3"], ["10.0.0.9", "", ""],
+                                            ["", "192.0.2.2", ""])
+    assert [(c["name"], c["address"], c["expected_serial"]) for c in checks] == [
+        ("a", "10.0.0.9", "0a"), ("a", "192.0.2.2", "0a"), ("a", "web3", "0a")]
+    assert f.certificate_tls_checks_hosts(p, {"certificates": []}, ["web1"], [""], [""]) == []   # nothing stored
