@@ -31,6 +31,8 @@ def decode(args: dict, name: str, default=None):
     text = args.get(name + "_json")
     if not text:
         return default
+    if isinstance(text, (list, dict)):   # ansible-core < 2.19 turns a template's JSON-looking text into data
+        return text
     try:
         return json.loads(text)
     except ValueError as exc:
