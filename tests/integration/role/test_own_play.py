@@ -70,6 +70,13 @@ def test_own_play_on_webservers_handlers_and_precedence(fleet):
     assert after_role < first(out, "USER LISTENER RAN")
     assert "RUNNING HANDLER" not in out[:after_role]
 
+    # Again, with nothing to do: the role ends early on both hosts (meta end_role), the user's play goes on
+    out = fleet.site(playbook=playbook)
+    assert new_orders() == orders + 1
+    ended = first(out, "TASK [autotls.acme.certificate : End a run that had nothing to do]")
+    assert "work.yml" not in out and ended < first(out, "AFTER THE ROLE")
+    assert out.count('"msg": "AFTER THE ROLE"') == 2 and "USER HANDLER RAN" in out, out[-3000:]
+
     # site.yml / renew.yml on this inventory: certificate_hosts (in the inventory's all vars) selects the group.
     for host in HOSTS:
         fleet.host_vars[host]["certificate_webroot"] = real[host]  # renew.yml gives the role no webroot
