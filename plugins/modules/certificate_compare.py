@@ -20,26 +20,10 @@ description:
 author:
   - autotls.acme maintainers (@autotls)
 extends_documentation_fragment:
+  - autotls.acme.role_state
   - autotls.acme.attributes
   - autotls.acme.attributes.info_module
 options:
-  plan:
-    description: The plan, as a structure; or O(plan_json).
-    type: list
-    elements: dict
-  plan_json:
-    description:
-      - The plan as JSON text (RV(autotls.acme.certificate_plan#module:plan_json) of
-        M(autotls.acme.certificate_plan)).
-    type: str
-  info:
-    description: Storage's answer, as a structure (M(autotls.acme.cert_store_info)'s result); or O(info_json).
-    type: dict
-  info_json:
-    description:
-      - Storage's answer as JSON text (RV(autotls.acme.certificate_plan#module:info_json) of
-        M(autotls.acme.certificate_plan)).
-    type: str
   deploy_dir:
     description:
       - This host's deploy directory (each certificate in a directory of its name, unless its paths are explicit).

@@ -21,6 +21,7 @@ description:
 author:
   - autotls.acme maintainers (@autotls)
 extends_documentation_fragment:
+  - autotls.acme.role_state
   - autotls.acme.attributes
 attributes:
   check_mode:
@@ -29,23 +30,6 @@ attributes:
   diff_mode:
     support: none
 options:
-  info:
-    description: Storage's answer for the certificates (M(autotls.acme.cert_store_info)'s result); or O(info_json).
-    type: dict
-  info_json:
-    description:
-      - Storage's answer as JSON text (RV(autotls.acme.certificate_plan#module:info_json) of
-        M(autotls.acme.certificate_plan)).
-    type: str
-  plan:
-    description: The plan of M(autotls.acme.certificate_plan), as a structure; or O(plan_json).
-    type: list
-    elements: dict
-  plan_json:
-    description:
-      - The plan as JSON text (RV(autotls.acme.certificate_plan#module:plan_json) of
-        M(autotls.acme.certificate_plan)).
-    type: str
   orders:
     description: This run's M(autotls.acme.acme_order) results.
     type: dict
@@ -88,7 +72,20 @@ options:
     description: URL that receives one JSON POST per certificate that needs attention; empty for none.
     type: str
   acme_directory:
-    description: The ACME directory, recorded in the status file.
+    description: The ACME directory, recorded in the status file (and where storage is read with O(reread)).
+    type: str
+  reread:
+    description:
+      - Read storage again before reporting (the run ordered, or another run renewed meanwhile), as
+        M(autotls.acme.cert_store_info) does; when storage cannot be read, the report is written from O(info)
+        with a warning.
+    type: bool
+    default: false
+  storage:
+    description: Where certificates are stored (the role's C(certificate_storage), with its C(backend)), for O(reread).
+    type: dict
+  pending_dir:
+    description: The control node's pending area, for O(reread).
     type: str
 '''
 
