@@ -19,8 +19,10 @@ description:
     each certificate is due at a random moment inside the window the CA suggests, so the CA can ask for early
     renewal (for example before a mass revocation) and spread a fleet's renewals. The CA's answer is cached in the
     entry's status until its C(Retry-After), so most runs send no request; when it cannot be asked, the
-    lifetime-relative policy decides and RV(certificates[].ari_error) says why. Writing that cache is the only write
-    this module makes; it is not reported as a change and is skipped in check mode."
+    lifetime-relative policy decides and RV(certificates[].ari_error) says why. A directory that offers no renewal
+    information is noted in storage (C(notes/<directory>/ari.json)) and read again a day later, not on every run.
+    Writing these caches is the only write this module makes; it is not reported as a change and is skipped in
+    check mode."
 author:
   - autotls.acme maintainers (@autotls)
 extends_documentation_fragment:
