@@ -17,7 +17,7 @@ from ansible_collections.autotls.acme.plugins.plugin_utils import compare, role_
 class ActionModule(ActionBase):
     TRANSFERS_FILES = False
     _VALID_ARGS = frozenset(("plan", "plan_json", "info", "info_json", "deploy_dir", "owner", "group", "mode",
-                             "key_mode"))
+                             "key_mode", "verify_address"))
 
     def run(self, tmp=None, task_vars=None):
         result = super().run(tmp, task_vars)
@@ -30,4 +30,6 @@ class ActionModule(ActionBase):
         module_args.update((key, args[key]) for key in ("owner", "group", "mode", "key_mode") if key in args)
         result.update(compare.compare(self, module_args, task_vars))
         result.pop("invocation", None)   # thousands of entries that nobody reads
+        if args.get("verify_address"):   # as this host's own variables say, for the one TLS check of every host
+            result["verify_address"] = args["verify_address"]
         return result

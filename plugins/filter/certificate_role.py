@@ -500,14 +500,14 @@ def certificate_stored_serials(info):
     return {entry["name"]: entry["serial"] for entry in (info or {}).get("certificates", []) if entry.get("serial")}
 
 
-def certificate_tls_checks_hosts(plan, info, hosts, verify_addresses, ansible_hosts):
+def certificate_tls_checks_hosts(plan, info, hosts, addresses):
     """tls_check entries for every host at once (each host's certificate_tls_checks): the stored certificates at
-    each host's verify address, else its ansible_host, else its name."""
+    each host's address (its certificate_verify_address, ansible_host or name, as that host resolved it)."""
     serials = certificate_stored_serials(info)
     stored = [cert for cert in plan if cert["name"] in serials]
     checks = []
-    for host, verify_address, ansible_host in zip(hosts, verify_addresses, ansible_hosts):
-        checks += certificate_tls_checks(stored, serials, verify_address or ansible_host or host)
+    for host, address in zip(hosts, addresses):
+        checks += certificate_tls_checks(stored, serials, address or host)
     return checks
 
 

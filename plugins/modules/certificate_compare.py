@@ -41,6 +41,12 @@ options:
   key_mode:
     description: Mode of key files.
     type: str
+  verify_address:
+    description:
+      - The address this host's certificates are checked at (the role's C(certificate_verify_address), else its
+        C(ansible_host), else its name), returned as it is, so that one TLS check of every host can use each host's
+        own value.
+    type: str
 '''
 
 EXAMPLES = r'''
@@ -63,4 +69,8 @@ missing_groups:
   returned: success
   type: list
   elements: str
+verify_address:
+  description: O(verify_address), as given.
+  returned: when O(verify_address) is given
+  type: str
 '''
