@@ -22,6 +22,9 @@ class ActionModule(ActionBase):
     def run(self, tmp=None, task_vars=None):
         result = super().run(tmp, task_vars)
         args = self._task.args
+        if not args.get("deploy_dir"):
+            result.update(failed=True, msg="deploy_dir: is required (this host's deploy directory)")
+            return result
         plan = role_state.decode(args, "plan", [])
         info = role_state.decode(args, "info", {})
         entries = role.certificate_deploy_compare(role.certificate_deployable(plan, info), args.get("deploy_dir"),

@@ -495,15 +495,19 @@ def certificate_tls_checks(plan, serials, address):
     return checks
 
 
-def certificate_stored_serials(info):
-    """{name: serial} of the certificates storage holds (those a host can be checked for)."""
-    return {entry["name"]: entry["serial"] for entry in (info or {}).get("certificates", []) if entry.get("serial")}
+def certificate_stored_serials(info, fetched=None):
+    """{name: serial} of the certificates storage holds (those a host can be checked for): as looked up (info), or
+    as fetched (cert_store fetched's certificates) when renewed in this run."""
+    serials = {entry["name"]: entry["serial"] for entry in (info or {}).get("certificates", []) if entry.get("serial")}
+    serials.update((item["certificate"]["name"], item["certificate"].get("serial")) for item in fetched or []
+                   if item.get("certificate"))
+    return serials
 
 
-def certificate_tls_checks_hosts(plan, info, hosts, addresses):
-    """tls_check entries for every host at once (each host's certificate_tls_checks): the stored certificates at
-    each host's address (its certificate_verify_address, ansible_host or name, as that host resolved it)."""
-    serials = certificate_stored_serials(info)
+def certificate_tls_checks_hosts(plan, serials, hosts, addresses):
+    """tls_check entries for the given hosts (certificate_tls_checks of each): the certificates with a stored serial
+    (certificates never stored have nothing to serve), at each host's address (its certificate_verify_address,
+    ansible_host or name, as that host resolved it)."""
     stored = [cert for cert in plan if cert["name"] in serials]
     checks = []
     for host, address in zip(hosts, addresses):

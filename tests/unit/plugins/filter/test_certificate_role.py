@@ -145,7 +145,11 @@ def test_tls_checks_of_every_host_use_each_hosts_address():
     p = plan([{"name": n, "identifiers": [n + ".example.com"]} for n in ("a", "b")])
     p[1]["verify"] = False
     info = {"certificates": [{"name": "a", "serial": "0a"}, {"name": "b", "serial": "0b"}]}
-    checks = f.certificate_tls_checks_hosts(p, info, ["web1", "web2", "web3"], ["10.0.0.9", "192.0.2.2", ""])
+    serials = f.certificate_stored_serials(info)
+    checks = f.certificate_tls_checks_hosts(p, serials, ["web1", "web2", "web3"], ["10.0.0.9", "192.0.2.2", ""])
     assert [(c["name"], c["address"], c["expected_serial"]) for c in checks] == [
         ("a", "10.0.0.9", "0a"), ("a", "192.0.2.2", "0a"), ("a", "web3", "0a")]
-    assert f.certificate_tls_checks_hosts(p, {"certificates": []}, ["web1"], [""]) == []   # nothing stored
+    assert f.certificate_tls_checks_hosts(p, {}, ["web1"], [""]) == []   # nothing stored, nothing to check
+    # renewed in this run: the serial as fetched wins over the one looked up
+    fetched = [{"certificate": {"name": "a", "serial": "1a"}}, {"name": "b", "failed": True}]
+    assert f.certificate_stored_serials(info, fetched) == {"a": "1a", "b": "0b"}
