@@ -776,6 +776,7 @@ class FilterModule:
             "certificate_placeholders": certificate_placeholders,
             "certificate_tls_checks": certificate_tls_checks,
             "certificate_tls_checks_hosts": certificate_tls_checks_hosts,
+            "certificate_stored_serials": certificate_stored_serials,
             "certificate_idle": certificate_idle,
             "certificate_services_of": certificate_services_of,
             "certificate_challenge_files": certificate_challenge_files,

@@ -53,3 +53,14 @@ def test_a_later_step_brings_the_lookup_it_needs(tmp_path):
     output = list_tasks(tmp_path, "--tags", "deploy")
     assert re.search(r"certificate : .*TAGS: \[[^\]]*\blookup\b", output), output
     assert not re.search(r"certificate : .*TAGS: \[verify\]", output)
+
+
+def test_every_filter_the_roles_name_exists():
+    from ansible_collections.autotls.acme.plugins.filter.certificate_role import FilterModule
+    named = set()
+    for dirpath, _dirs, files in os.walk(os.path.join(ROOT, "roles")):
+        for name in files:
+            if name.endswith((".yml", ".j2")):
+                with open(os.path.join(dirpath, name), encoding="utf-8") as handle:
+                    named |= set(re.findall(r"\|\s*autotls\.acme\.(\w+)", handle.read()))
+    assert len(named) > 20 and named <= set(FilterModule().filters()), sorted(named - set(FilterModule().filters()))
