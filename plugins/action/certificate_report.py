@@ -67,6 +67,11 @@ class ActionModule(ActionBase):
     def run(self, tmp=None, task_vars=None):
         result = super().run(tmp, task_vars)
         args = self._task.args
+        try:   # a number, also when given as text (-e certificate_alert_days=20 on the command line)
+            alert_days = float(args.get("alert_days") or 0) or None
+        except (TypeError, ValueError):
+            result.update(failed=True, msg="alert_days: must be a number of days, got %r" % (args.get("alert_days"),))
+            return result
         plan, info = role_state.decode(args, "plan", []), role_state.decode(args, "info", {})
         warnings = []
         if args.get("reread"):   # this run ordered (or another run renewed meanwhile): report storage as it is now
@@ -78,7 +83,7 @@ class ActionModule(ActionBase):
                 info = final
         status = role.certificate_status(
             info, plan, args.get("orders") or {}, args.get("issued") or {},
-            alert_days=args.get("alert_days") or None, would_order=args.get("would_order") or [],
+            alert_days=alert_days, would_order=args.get("would_order") or [],
             elsewhere=args.get("elsewhere") or [], serving=args.get("serving") or [],
             reasons=args.get("reasons") or {}, errors=args.get("errors") or [],
             lost_hosts=args.get("lost_hosts") or [])
